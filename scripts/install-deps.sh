@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs exactly what llmix-sidecar needs to build, test and run on Debian 12 (bookworm).
+# Idempotent: packages already present are skipped, and `apt-get update` runs at most once.
+# Works on a bare `debootstrap --variant=minbase bookworm` root (the compiler and CMake included).
+set -euo pipefail
+
+PKGS=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config ccache git ca-certificates
+  # libraries
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev libicu-dev
+  # tests
+  libgtest-dev libgmock-dev redis-server
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,94 @@
+#include "tests/support/fixtures.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace llmix::testing {
+
+namespace {
+
+void AppendUtf8(uint32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {  // includes lone surrogates (WTF-8)
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+std::string DecodeU16(const std::string& spec) {
+  std::vector<uint32_t> units;
+  std::istringstream in(spec);
+  std::string tok;
+  while (in >> tok) units.push_back(static_cast<uint32_t>(std::stoul(tok, nullptr, 16)));
+  std::string out;
+  for (size_t i = 0; i < units.size(); ++i) {
+    uint32_t u = units[i];
+    if (u >= 0xD800 && u <= 0xDBFF && i + 1 < units.size() && units[i + 1] >= 0xDC00 &&
+        units[i + 1] <= 0xDFFF) {
+      AppendUtf8(0x10000 + ((u - 0xD800) << 10) + (units[i + 1] - 0xDC00), out);
+      ++i;
+    } else {
+      AppendUtf8(u, out);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json DecodeFixtureTags(const nlohmann::json& v) {
+  if (v.is_object()) {
+    if (v.size() == 1 && v.contains("$num") && v["$num"].is_string()) {
+      return nlohmann::json(std::strtod(v["$num"].get<std::string>().c_str(), nullptr));
+    }
+    if (v.size() == 1 && v.contains("$undefined")) {
+      return nlohmann::json(nlohmann::json::value_t::discarded);
+    }
+    if (v.size() == 1 && v.contains("$u16") && v["$u16"].is_string()) {
+      return nlohmann::json(DecodeU16(v["$u16"].get<std::string>()));
+    }
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = DecodeFixtureTags(it.value());
+    return out;
+  }
+  if (v.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& x : v) out.push_back(DecodeFixtureTags(x));
+    return out;
+  }
+  return v;
+}
+
+std::string FixturePath(const std::string& file) {
+  const char* dir = std::getenv("LLMIX_FIXTURES_DIR");
+  return std::string(dir != nullptr ? dir : LLMIX_FIXTURES_DIR) + "/" + file;
+}
+
+std::vector<FixtureCase> LoadFixtureCases(const std::string& family) {
+  std::ifstream f(FixturePath(family + ".json"));
+  if (!f) {
+    std::cerr << "fixture file missing: " << FixturePath(family + ".json") << "\n";
+    std::abort();
+  }
+  nlohmann::json doc = nlohmann::json::parse(f);
+  std::vector<FixtureCase> cases;
+  for (const auto& c : doc.at("cases")) {
+    cases.push_back({c.at("name").get<std::string>(), DecodeFixtureTags(c.value("input", nlohmann::json())),
+                     DecodeFixtureTags(c.value("expected", nlohmann::json()))});
+  }
+  return cases;
+}
+
+}  // namespace llmix::testing

@@ -1,0 +1,30 @@
+// Loads the LLMix golden vectors (../shared/fixtures/<family>.json) and decodes their
+// tagged values (CONTRACT.md §0) into nlohmann::json:
+//   {"$num": "..."}      -> number_float (NaN, ±Infinity, -0, literals rounded to double)
+//   {"$undefined": true} -> a `discarded` value (JS undefined; callers treat it as absent)
+//   {"$u16": "d800 0061"} -> a string in WTF-8 (UTF-8 that may also hold lone surrogates)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+
+namespace llmix::testing {
+
+struct FixtureCase {
+  std::string name;
+  nlohmann::json input;
+  nlohmann::json expected;
+};
+
+// All cases of a family, tags decoded. Aborts the test binary if the file is missing.
+std::vector<FixtureCase> LoadFixtureCases(const std::string& family);
+
+// Decodes the §0 tags in place, recursively.
+nlohmann::json DecodeFixtureTags(const nlohmann::json& v);
+
+// Path of a file under the fixtures directory.
+std::string FixturePath(const std::string& file);
+
+}  // namespace llmix::testing
