@@ -24,7 +24,7 @@ absl::Status ReadNumber(const json& obj, const char* key, std::string_view path,
                         std::optional<double>& out) {
   if (!Present(obj, key)) return absl::OkStatus();
   const json& v = obj.at(key);
-  if (!v.is_number()) return FieldError(absl::StrCat(path, ".", key), "expected a number");
+  if (!v.is_number()) return FieldError(absl::StrCat(std::string(path), ".", key), "expected a number");
   out = v.get<double>();
   return absl::OkStatus();
 }
@@ -33,7 +33,7 @@ absl::Status ReadBool(const json& obj, const char* key, std::string_view path,
                       std::optional<bool>& out) {
   if (!Present(obj, key)) return absl::OkStatus();
   const json& v = obj.at(key);
-  if (!v.is_boolean()) return FieldError(absl::StrCat(path, ".", key), "expected a boolean");
+  if (!v.is_boolean()) return FieldError(absl::StrCat(std::string(path), ".", key), "expected a boolean");
   out = v.get<bool>();
   return absl::OkStatus();
 }

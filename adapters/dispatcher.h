@@ -1,0 +1,33 @@
+// Picks the adapter for a provider's wire protocol (or the dummy responder in offline mode)
+// and sends the request. Owns the adapters and the shared HTTP transport. Thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "adapters/adapter.h"
+#include "adapters/http_transport.h"
+
+namespace llmix::adapters {
+
+struct DispatcherOptions {
+  bool dummy_upstream = false;
+  HttpTransportOptions transport;
+};
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(DispatcherOptions options);
+  ~Dispatcher();
+
+  // Sends with the adapter for `request.provider`'s protocol.
+  ProviderOutcome Send(const ProviderRequest& request);
+  bool dummy_upstream() const { return options_.dummy_upstream; }
+
+ private:
+  DispatcherOptions options_;
+  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<Adapter> openai_chat_;
+  std::unique_ptr<Adapter> dummy_;
+};
+
+}  // namespace llmix::adapters

@@ -1,0 +1,68 @@
+// Blocking HTTP(S) client for upstream calls, built on cpp-httplib. Clients are pooled per
+// origin and each is used by one thread at a time (httplib clients are not thread-safe);
+// keep-alive, TCP_NODELAY, no redirects, timeouts from the call budget, response body cap.
+// Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "adapters/adapter.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace llmix::adapters {
+
+struct HttpTransportOptions {
+  absl::Duration connect_timeout = absl::Seconds(5);
+  size_t max_response_bytes = 16 << 20;
+  size_t max_idle_per_origin = 64;
+  std::string ca_cert_file;  // empty: system store
+};
+
+struct HttpRequest {
+  std::string url;  // absolute: scheme://host[:port]/path
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  absl::Duration timeout = absl::Seconds(60);
+};
+
+enum class TransportFailure { kNone, kBadUrl, kConnect, kTimeout, kReset, kTooLarge, kOther };
+
+struct HttpResponse {
+  TransportFailure failure = TransportFailure::kNone;
+  std::string failure_detail;  // no secrets: derived from the URL origin and errno text
+  int status = 0;
+  ResponseHeaders headers;  // lower-cased names
+  std::string body;
+};
+
+class HttpTransport {
+ public:
+  explicit HttpTransport(HttpTransportOptions options = {});
+  ~HttpTransport();
+  HttpTransport(const HttpTransport&) = delete;
+  HttpTransport& operator=(const HttpTransport&) = delete;
+
+  HttpResponse Post(const HttpRequest& request);
+
+ private:
+  std::unique_ptr<httplib::Client> Checkout(const std::string& origin);
+  void Return(const std::string& origin, std::unique_ptr<httplib::Client> client);
+
+  HttpTransportOptions options_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Splits "scheme://host[:port]/path" into origin ("scheme://host:port") and path ("/path").
+bool SplitUrl(const std::string& url, std::string* origin, std::string* path);
+
+}  // namespace llmix::adapters

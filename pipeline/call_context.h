@@ -1,0 +1,89 @@
+// The state of one call as it moves through the pipeline: the request as LLMix JSON, the
+// snapshot it resolved against (taken once, so a call never sees two revisions), the
+// deadline, the span, and the result. Owned by the transport for the call's lifetime; stages
+// touch it from one thread at a time (continuations hand it over, never share it).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "adapters/adapter.h"
+#include "common/call_error.h"
+#include "common/telemetry.h"
+#include "nlohmann/json.hpp"
+#include "registry/snapshot.h"
+
+namespace llmix::pipeline {
+
+enum class CacheMode { kDefault, kBypass, kRefresh };
+enum class CacheTier { kNone, kL1, kL2 };
+
+// What the transport hands to the pipeline, already mapped to LLMix's JSON shapes.
+struct CallInput {
+  std::optional<std::string> preset;       // "module/preset"
+  std::optional<std::string> config_json;  // inline LLMix config (JSON text)
+  nlohmann::json messages = nlohmann::json::array();  // LLMix message objects
+  nlohmann::json tools;                    // OpenAI-style tools array, or null
+  nlohmann::json tool_choice;              // OpenAI-style tool_choice, or null
+  std::optional<std::string> response_format_json;
+  std::optional<std::string> singleflight_key;
+  CacheMode cache_mode = CacheMode::kDefault;
+  std::map<std::string, std::string> metadata;
+  std::optional<absl::Duration> timeout;   // caller's deadline, relative to the call start
+  SpanContext parent;                      // caller's trace context (may be invalid)
+  size_t request_bytes = 0;                // serialized size, for the input cap
+};
+
+struct CallResult {
+  bool success = false;
+  std::string content;
+  std::optional<std::string> thinking_content;
+  std::string model;
+  std::string provider;
+  adapters::Usage usage;
+  std::vector<adapters::ToolCall> tool_calls;
+  std::string finish_reason;
+  std::optional<CallError> error;
+  CacheTier cache_tier = CacheTier::kNone;
+  std::string config_revision;
+  int attempts = 0;
+  std::string trace_id;
+};
+
+struct CallContext {
+  CallInput input;
+
+  // Set by the resolve stage.
+  std::shared_ptr<const registry::Snapshot> snapshot;
+  std::optional<registry::LlmConfig> inline_config;  // owns the config for config_json calls
+  const registry::LlmConfig* config = nullptr;        // into snapshot or inline_config
+  std::string preset_id;                               // empty for inline configs
+  std::string base_url;                                // effective upstream base URL
+  absl::Duration deadline = absl::InfiniteDuration();  // on the pipeline clock's Monotonic()
+
+  // The last upstream exchange (set by dispatch).
+  std::optional<adapters::ProviderOutcome> outcome;
+
+  // The call span (server span); stage spans are its descendants.
+  std::unique_ptr<Span> span;
+  // The span of the stage currently running (set by the runner before each stage runs).
+  const SpanContext* stage_span = nullptr;
+  // Set when the caller went away; stages stop starting new work.
+  std::atomic<bool> cancelled{false};
+
+  // Non-OK ends the call with that gRPC-level status (INVALID_ARGUMENT, NOT_FOUND, ...);
+  // OK means `result` is the answer (which may itself be a failure, success = false).
+  absl::Status status;
+  CallResult result;
+
+  // Ends the call as an LLMix-style failure (success = false, structured error).
+  void Fail(CallError error);
+};
+
+}  // namespace llmix::pipeline

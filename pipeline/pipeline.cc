@@ -1,0 +1,62 @@
+#include "pipeline/pipeline.h"
+
+#include <chrono>
+
+namespace llmix::pipeline {
+
+void CallContext::Fail(CallError error) {
+  result.success = false;
+  result.content.clear();
+  result.thinking_content.reset();
+  result.usage = {};
+  result.tool_calls.clear();
+  result.error = std::move(error);
+}
+
+void Next::operator()(CallContext& ctx, Done then) const {
+  pipeline_->RunFrom(index_, ctx, parent_span_, std::move(then));
+}
+
+Pipeline::Pipeline(std::vector<std::unique_ptr<Stage>> stages, Tracer& tracer,
+                   HistogramFamily* stage_latency)
+    : stages_(std::move(stages)), tracer_(tracer) {
+  for (const auto& s : stages_) {
+    span_names_.push_back("llmix." + std::string(s->name()));
+    latency_.push_back(stage_latency ? &stage_latency->With({std::string(s->name())}) : nullptr);
+  }
+}
+
+std::vector<std::string> Pipeline::StageNames() const {
+  std::vector<std::string> out;
+  for (const auto& s : stages_) out.emplace_back(s->name());
+  return out;
+}
+
+void Pipeline::Run(CallContext& ctx, Done on_complete) const {
+  RunFrom(0, ctx, ctx.span ? &ctx.span->context() : nullptr, std::move(on_complete));
+}
+
+void Pipeline::RunFrom(size_t index, CallContext& ctx, const SpanContext* parent,
+                       Done then) const {
+  if (index >= stages_.size()) {
+    std::move(then)();
+    return;
+  }
+  // The span and start time live in the `done` continuation, which the stage calls once.
+  std::shared_ptr<Span> span = tracer_.StartSpan(span_names_[index], parent);
+  const SpanContext* span_ctx = &span->context();
+  const auto started = std::chrono::steady_clock::now();
+  Histogram* latency = latency_[index];
+  Done done = [span = std::move(span), started, latency, then = std::move(then)]() mutable {
+    if (latency != nullptr) {
+      latency->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    span->End();
+    std::move(then)();
+  };
+  ctx.stage_span = span_ctx;
+  stages_[index]->Run(ctx, Next(this, index + 1, span_ctx), std::move(done));
+}
+
+}  // namespace llmix::pipeline

@@ -1,0 +1,99 @@
+#include "pipeline/resolve_stage.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/provider_catalog.h"
+
+namespace llmix::pipeline {
+
+namespace {
+
+// "config.common.x: ..." -> "config_json.common.x: ..." so the caller sees its own field name.
+absl::Status RenameConfigField(const absl::Status& st) {
+  std::string msg(st.message());
+  if (absl::StartsWith(msg, "config")) msg = "config_json" + msg.substr(6);
+  return absl::InvalidArgumentError(msg);
+}
+
+absl::StatusOr<nlohmann::json> ParseJsonField(std::string_view field, const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(absl::string_view(field.data(), field.size()), ": invalid JSON"));
+  }
+  return j;
+}
+
+}  // namespace
+
+absl::Status ResolveStage::Resolve(CallContext& ctx) const {
+  ctx.snapshot = state_.snapshots.Get();
+  ctx.result.config_revision = ctx.snapshot->revision;
+  std::optional<std::string> preset_base_url;
+  if (ctx.input.preset.has_value()) {
+    const registry::Preset* preset = ctx.snapshot->Find(*ctx.input.preset);
+    if (preset == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          "preset \"", *ctx.input.preset, "\" not found",
+          ctx.snapshot->revision.empty() ? " (no registry loaded)"
+                                         : absl::StrCat(" in revision ", ctx.snapshot->revision)));
+    }
+    ctx.preset_id = preset->id;
+    ctx.config = &preset->config;
+    preset_base_url = preset->base_url;
+  } else {
+    auto parsed = ParseJsonField("config_json", *ctx.input.config_json);
+    if (!parsed.ok()) return parsed.status();
+    auto config = registry::ParseLlmConfig(*parsed, registry::Strictness::kLenient);
+    if (!config.ok()) return RenameConfigField(config.status());
+    ctx.inline_config = std::move(*config);
+    ctx.config = &*ctx.inline_config;
+  }
+
+  if (ctx.input.response_format_json.has_value()) {
+    auto rf = ParseJsonField("response_format_json", *ctx.input.response_format_json);
+    if (!rf.ok()) return rf.status();
+    if (!ctx.inline_config.has_value()) ctx.inline_config = *ctx.config;  // copy the preset
+    ctx.inline_config->response_format = *rf;
+    ctx.inline_config->raw["responseFormat"] = *rf;
+    ctx.config = &*ctx.inline_config;
+  }
+
+  const registry::LlmConfig& cfg = *ctx.config;
+  ctx.result.provider = cfg.provider;
+  ctx.result.model = cfg.model;
+  const ProviderInfo* provider = FindProvider(cfg.provider);
+  if (cfg.base_url.has_value() && !cfg.base_url->empty()) {
+    ctx.base_url = *cfg.base_url;
+  } else if (preset_base_url.has_value() && !preset_base_url->empty()) {
+    ctx.base_url = *preset_base_url;
+  } else if (provider != nullptr) {
+    ctx.base_url = DefaultBaseUrl(*provider, state_.env);
+  }
+
+  absl::Duration timeout = state_.options.default_timeout;
+  if (ctx.input.timeout.has_value()) {
+    timeout = *ctx.input.timeout;
+  } else if (cfg.timeout && cfg.timeout->total_time_s && *cfg.timeout->total_time_s > 0) {
+    timeout = absl::Seconds(*cfg.timeout->total_time_s);
+  }
+  ctx.deadline = state_.clock.Monotonic() + timeout;
+  return absl::OkStatus();
+}
+
+void ResolveStage::Run(CallContext& ctx, const Next& next, Done done) const {
+  ctx.status = Resolve(ctx);
+  if (!ctx.status.ok()) {
+    std::move(done)();
+    return;
+  }
+  if (ctx.span) {
+    ctx.span->SetAttribute("gen_ai.system", ctx.config->provider);
+    ctx.span->SetAttribute("gen_ai.request.model", ctx.config->model);
+    if (!ctx.preset_id.empty()) ctx.span->SetAttribute("llmix.preset", ctx.preset_id);
+    ctx.span->SetAttribute("llmix.config_revision", ctx.result.config_revision);
+  }
+  next(ctx, std::move(done));
+}
+
+}  // namespace llmix::pipeline

@@ -1,0 +1,23 @@
+// Resolves the call's config: takes the active snapshot once (the call keeps it), looks up
+// the preset (NOT_FOUND if absent) or parses the inline config_json (INVALID_ARGUMENT naming
+// the field), applies the request's response_format, and fixes the effective base URL and
+// the call deadline (caller's deadline, else the preset's timeout, else the default).
+#pragma once
+
+#include "pipeline/pipeline_state.h"
+#include "pipeline/stage.h"
+
+namespace llmix::pipeline {
+
+class ResolveStage final : public Stage {
+ public:
+  explicit ResolveStage(const PipelineState& state) : state_(state) {}
+  std::string_view name() const override { return "resolve"; }
+  void Run(CallContext& ctx, const Next& next, Done done) const override;
+
+ private:
+  absl::Status Resolve(CallContext& ctx) const;
+  const PipelineState& state_;
+};
+
+}  // namespace llmix::pipeline

@@ -1,0 +1,41 @@
+// The pipeline's one extension point. A stage does its part of a call and continues in
+// continuation-passing style: it may run the rest of the pipeline (`next`) zero times
+// (short-circuit: cache hit, error), once, or several times in sequence (retries), possibly
+// later and from another thread (timers, singleflight, limiter release), and must call
+// `done` exactly once when it and everything it started are finished.
+// Stages are shared by all calls: they keep no per-call state and must be thread-safe.
+#pragma once
+
+#include <string_view>
+
+#include "absl/functional/any_invocable.h"
+#include "pipeline/call_context.h"
+
+namespace llmix::pipeline {
+
+using Done = absl::AnyInvocable<void() &&>;
+
+class Pipeline;
+
+// Runs the stages after the current one; `then` is called once they are finished.
+class Next {
+ public:
+  Next(const Pipeline* pipeline, size_t index, const SpanContext* parent_span)
+      : pipeline_(pipeline), index_(index), parent_span_(parent_span) {}
+  void operator()(CallContext& ctx, Done then) const;
+
+ private:
+  const Pipeline* pipeline_;
+  size_t index_;
+  const SpanContext* parent_span_;
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // Short lower_snake name; the span is "llmix.<name>".
+  virtual std::string_view name() const = 0;
+  virtual void Run(CallContext& ctx, const Next& next, Done done) const = 0;
+};
+
+}  // namespace llmix::pipeline

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures and builds llmix-sidecar (Ninja + ccache). Used by run.sh and test.sh.
+#   BUILD_DIR (default: build)   LLMIX_SANITIZE=1 for ASan+UBSan   JOBS (default: nproc)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+args=(-S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}")
+[ "${LLMIX_SANITIZE:-0}" = 1 ] && args+=(-DLLMIX_SANITIZE=ON)
+[ -n "${BUILD_TESTS:-}" ] && args+=(-DLLMIX_BUILD_TESTS="$BUILD_TESTS")
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+cmake "${args[@]}" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS" ${BUILD_TARGET:+--target "$BUILD_TARGET"}

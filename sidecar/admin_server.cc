@@ -1,0 +1,73 @@
+#include "sidecar/admin_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace llmix::sidecar {
+
+bool SplitHostPort(const std::string& address, std::string* host, int* port) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string h = address.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  int p = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &p) || p < 0 || p > 65535 || h.empty()) {
+    return false;
+  }
+  *host = h;
+  *port = p;
+  return true;
+}
+
+AdminServer::AdminServer(std::function<bool()> ready)
+    : ready_(std::move(ready)), server_(std::make_unique<httplib::Server>()) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+absl::StatusOr<std::string> AdminServer::Start(const std::string& address) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(address, &host, &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("--admin-listen: expected host:port, got \"",
+                                                   address, "\""));
+  }
+  server_->set_tcp_nodelay(true);
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"ok\"}\n", "application/json");
+  });
+  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const bool ready = ready_();
+    res.status = ready ? 200 : 503;
+    res.set_content(ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"not ready\"}\n",
+                    "application/json");
+  });
+  if (port == 0) {
+    port = server_->bind_to_any_port(host.c_str());
+    if (port < 0) return absl::UnavailableError(absl::StrCat("admin: cannot bind ", address));
+  } else if (!server_->bind_to_port(host.c_str(), port)) {
+    return absl::UnavailableError(absl::StrCat("admin: cannot bind ", address));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs; wait for it so Stop() never hangs.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server_->is_running()) return absl::UnavailableError("admin: listener did not start");
+  const bool v6 = host.find(':') != std::string::npos;
+  return absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
+}
+
+void AdminServer::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace llmix::sidecar

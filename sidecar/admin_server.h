@@ -1,0 +1,37 @@
+// The admin HTTP listener: /healthz (process alive), /readyz (serving and not draining).
+// Read-only; never runs LLM calls. Runs its own thread. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace llmix::sidecar {
+
+class AdminServer {
+ public:
+  explicit AdminServer(std::function<bool()> ready);
+  ~AdminServer();
+
+  // Binds `address` ("host:port"; port 0 picks a free one) and starts serving.
+  // Returns the bound "host:port".
+  absl::StatusOr<std::string> Start(const std::string& address);
+  void Stop();
+
+ private:
+  std::function<bool()> ready_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+// Splits "host:port" / "[v6]:port" into parts; false when malformed.
+bool SplitHostPort(const std::string& address, std::string* host, int* port);
+
+}  // namespace llmix::sidecar

@@ -1,0 +1,179 @@
+#include "sidecar/grpc_service.h"
+
+#include <chrono>
+
+#include "absl/strings/ascii.h"
+#include "google/protobuf/util/time_util.h"
+#include "sidecar/proto_mapping.h"
+
+namespace llmix::sidecar {
+
+namespace {
+
+// A call in flight: its pipeline context and when it started. Freed when the call finishes.
+struct CallJob {
+  pipeline::CallContext ctx;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+std::string OutcomeLabel(const pipeline::CallContext& ctx) {
+  if (!ctx.status.ok()) {
+    return absl::AsciiStrToLower(absl::StatusCodeToString(ctx.status.code()));
+  }
+  return ctx.result.success ? "success" : "failure";
+}
+
+google::protobuf::Timestamp ToProtoTime(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+}  // namespace
+
+ServiceMetrics::ServiceMetrics(MetricRegistry& registry)
+    : rejected_queue_full(registry
+                              .AddCounter("llmix_calls_rejected_total",
+                                          "Calls refused before running.", {"reason"})
+                              .With({"queue_full"})),
+      rejected_draining(registry.AddCounter("llmix_calls_rejected_draining_total",
+                                            "Calls refused while draining.", {})
+                            .With({})),
+      in_flight(registry.AddGauge("llmix_calls_in_flight", "Calls inside the sidecar.", {})
+                    .With({})) {}
+
+LlmixService::LlmixService(pipeline::PipelineState& state, const pipeline::Pipeline& pipeline,
+                           WorkerPool& pool, ServiceMetrics& metrics,
+                           const ReloadStatus& reload_status, std::string registry_dir)
+    : state_(state),
+      pipeline_(pipeline),
+      pool_(pool),
+      metrics_(metrics),
+      reload_status_(reload_status),
+      registry_dir_(std::move(registry_dir)) {}
+
+// A Call's reactor: counts the RPC as in flight from creation until gRPC reports it fully
+// done (response flushed or cancelled), which is what a graceful drain must wait for.
+class LlmixService::CallReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit CallReactor(LlmixService* service) : service_(service) { service_->CallStarted(); }
+  void OnDone() override {
+    service_->CallEnded();
+    delete this;
+  }
+
+ private:
+  LlmixService* service_;
+};
+
+grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* context,
+                                             const v1::CallRequest* request,
+                                             v1::CallResponse* response) {
+  auto* reactor = new CallReactor(this);
+  if (draining_.load()) {
+    metrics_.rejected_draining.Add();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
+    return reactor;
+  }
+  const bool queued = pool_.TrySubmit([this, context, request, response, reactor]() mutable {
+    RunCall(context, request, response, reactor);
+  });
+  if (!queued) {
+    metrics_.rejected_queue_full.Add();
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "sidecar overloaded: worker queue is full"));
+  }
+  return reactor;
+}
+
+void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallRequest* request,
+                           v1::CallResponse* response, grpc::ServerUnaryReactor* reactor) {
+  auto job = std::make_unique<CallJob>();
+  pipeline::CallContext& ctx = job->ctx;
+
+  const auto& md = context->client_metadata();
+  if (auto it = md.find("traceparent"); it != md.end()) {
+    ctx.input.parent = SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
+  }
+  ctx.span = state_.tracer.StartSpan("llmix.sidecar.v1.Llmix/Call", &ctx.input.parent,
+                                     SpanKind::kServer);
+  ctx.result.trace_id = ctx.span->context().TraceIdHex();
+  const auto deadline = context->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    ctx.input.timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
+  }
+
+  auto finish = [this, response, reactor](std::unique_ptr<CallJob> done_job) {
+    pipeline::CallContext& c = done_job->ctx;
+    const std::string outcome = OutcomeLabel(c);
+    state_.metrics.calls.With({outcome}).Add();
+    state_.metrics.call_seconds.With({outcome}).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - done_job->started)
+            .count());
+    grpc::Status status = ToGrpcStatus(c.status);
+    if (!c.status.ok()) {
+      c.span->SetError(std::string(c.status.message()));
+    } else {
+      if (c.result.error) c.span->SetError(c.result.error->message);
+      ToCallResponse(std::move(c.result), response);
+    }
+    c.span->End();
+    done_job.reset();
+    reactor->Finish(status);
+  };
+
+  if (absl::Status st = ToCallInput(*request, &ctx.input); !st.ok()) {
+    ctx.status = st;
+    finish(std::move(job));
+    return;
+  }
+  CallJob* raw = job.release();
+  pipeline_.Run(raw->ctx, [raw, finish]() mutable { finish(std::unique_ptr<CallJob>(raw)); });
+}
+
+void LlmixService::CallStarted() {
+  metrics_.in_flight.Add(1);
+  absl::MutexLock l(&in_flight_mu_);
+  ++in_flight_;
+}
+
+void LlmixService::CallEnded() {
+  metrics_.in_flight.Add(-1);
+  absl::MutexLock l(&in_flight_mu_);
+  --in_flight_;
+}
+
+bool LlmixService::WaitIdle(absl::Duration timeout) {
+  absl::MutexLock l(&in_flight_mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_mu_) { return in_flight_ == 0; };
+  return in_flight_mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
+
+grpc::ServerUnaryReactor* LlmixService::GetConfigInfo(grpc::CallbackServerContext* context,
+                                                      const v1::GetConfigInfoRequest*,
+                                                      v1::ConfigInfo* response) {
+  auto snapshot = state_.snapshots.Get();
+  response->set_revision(snapshot->revision);
+  response->set_manifest_sha256(snapshot->manifest_sha256);
+  response->set_registry_dir(registry_dir_);
+  if (snapshot->loaded_at != absl::InfinitePast()) {
+    *response->mutable_loaded_at() = ToProtoTime(snapshot->loaded_at);
+  }
+  std::vector<const registry::Preset*> presets;
+  for (const auto& [id, p] : snapshot->presets) presets.push_back(p.get());
+  std::sort(presets.begin(), presets.end(),
+            [](const auto* a, const auto* b) { return a->id < b->id; });
+  for (const registry::Preset* p : presets) {
+    v1::PresetInfo* info = response->add_presets();
+    info->set_id(p->id);
+    info->set_provider(p->config.provider);
+    info->set_model(p->config.model);
+    if (p->config.description) info->set_description(*p->config.description);
+  }
+  auto [at, error] = reload_status_.Get();
+  response->set_last_reload_error(error);
+  if (at != absl::InfinitePast()) *response->mutable_last_reload_at() = ToProtoTime(at);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace llmix::sidecar

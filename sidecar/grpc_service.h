@@ -1,0 +1,84 @@
+// The llmix.sidecar.v1.Llmix gRPC service (callback API). Reactor methods never block: a Call
+// is handed to the worker pool at once (RESOURCE_EXHAUSTED when its queue is full,
+// UNAVAILABLE while draining) and finished from whichever thread completes the pipeline.
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "llmix/sidecar/v1/sidecar.grpc.pb.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/pipeline_state.h"
+#include "sidecar/worker_pool.h"
+
+namespace llmix::sidecar {
+
+// Outcome of the most recent registry reload, shown by GetConfigInfo. Thread-safe.
+class ReloadStatus {
+ public:
+  void Record(absl::Time at, std::string error) {
+    absl::MutexLock l(&mu_);
+    at_ = at;
+    error_ = std::move(error);
+  }
+  std::pair<absl::Time, std::string> Get() const {
+    absl::MutexLock l(&mu_);
+    return {at_, error_};
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string error_ ABSL_GUARDED_BY(mu_);
+};
+
+struct ServiceMetrics {
+  explicit ServiceMetrics(MetricRegistry& registry);
+  Counter& rejected_queue_full;
+  Counter& rejected_draining;
+  Gauge& in_flight;
+};
+
+class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
+ public:
+  LlmixService(pipeline::PipelineState& state, const pipeline::Pipeline& pipeline,
+               WorkerPool& pool, ServiceMetrics& metrics, const ReloadStatus& reload_status,
+               std::string registry_dir);
+
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
+                                 const ::llmix::sidecar::v1::CallRequest* request,
+                                 ::llmix::sidecar::v1::CallResponse* response) override;
+  grpc::ServerUnaryReactor* GetConfigInfo(
+      grpc::CallbackServerContext* context,
+      const ::llmix::sidecar::v1::GetConfigInfoRequest* request,
+      ::llmix::sidecar::v1::ConfigInfo* response) override;
+
+  // New calls are refused with UNAVAILABLE from now on.
+  void BeginDrain() { draining_.store(true); }
+  bool draining() const { return draining_.load(); }
+  // Waits until no call is in flight or `timeout` passes; true when idle.
+  bool WaitIdle(absl::Duration timeout);
+
+ private:
+  void RunCall(grpc::CallbackServerContext* context,
+               const ::llmix::sidecar::v1::CallRequest* request,
+               ::llmix::sidecar::v1::CallResponse* response, grpc::ServerUnaryReactor* reactor);
+
+  pipeline::PipelineState& state_;
+  const pipeline::Pipeline& pipeline_;
+  WorkerPool& pool_;
+  ServiceMetrics& metrics_;
+  const ReloadStatus& reload_status_;
+  std::string registry_dir_;
+  std::atomic<bool> draining_{false};
+  absl::Mutex in_flight_mu_;
+  int64_t in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
+
+  class CallReactor;
+  void CallStarted();
+  void CallEnded();
+};
+
+}  // namespace llmix::sidecar

@@ -1,0 +1,172 @@
+#include "sidecar/server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/dispatcher.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/pipeline_builder.h"
+#include "sidecar/admin_server.h"
+#include "sidecar/grpc_service.h"
+#include "sidecar/worker_pool.h"
+
+namespace llmix::sidecar {
+
+namespace {
+
+LogLevel LevelOf(const std::string& text) {
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(text, &level);
+  return level;
+}
+
+// "unix:/p", "unix:///p" or "unix://rel/p" -> absolute socket path; empty for TCP addresses.
+std::string UnixSocketPath(const std::string& address) {
+  if (!absl::StartsWith(address, "unix:")) return "";
+  std::string path = address.substr(5);
+  if (absl::StartsWith(path, "//")) path = path.substr(2);
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+absl::Status PrepareUnixSocket(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot create the directory of ", path, ": ",
+                                               ec.message()));
+  }
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " exists and is not a socket; refusing to replace it"));
+    }
+    unlink(path.c_str());  // a stale socket from a previous run
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Sidecar::Sidecar(ServeOptions options, const Env& env)
+    : options_(std::move(options)), env_(env), logger_(LevelOf(options_.log_level)) {}
+
+Sidecar::~Sidecar() { Drain(); }
+
+absl::Status Sidecar::Start() {
+  pipeline_metrics_ = std::make_unique<pipeline::PipelineMetrics>(metrics_);
+  service_metrics_ = std::make_unique<ServiceMetrics>(metrics_);
+  adapters::DispatcherOptions dopts;
+  dopts.dummy_upstream = options_.dummy_upstream;
+  dopts.transport.connect_timeout = absl::Milliseconds(options_.connect_timeout_ms);
+  dopts.transport.max_response_bytes = options_.max_response_bytes;
+  dopts.transport.ca_cert_file = options_.ca_file;
+  dispatcher_ = std::make_unique<adapters::Dispatcher>(dopts);
+
+  pipeline::PipelineOptions popts;
+  popts.default_timeout = absl::Milliseconds(options_.default_timeout_ms);
+  popts.max_messages = options_.max_messages;
+  popts.max_request_bytes = options_.max_request_bytes;
+  state_.reset(new pipeline::PipelineState{popts, clock_, env_, logger_, tracer_,
+                                           *pipeline_metrics_, *dispatcher_, {}});
+  pipeline_ = pipeline::BuildPipeline(*state_);
+  pool_ = std::make_unique<WorkerPool>(options_.workers, options_.queue_size);
+  reload_status_ = std::make_unique<ReloadStatus>();
+  service_ = std::make_unique<LlmixService>(*state_, *pipeline_, *pool_, *service_metrics_,
+                                            *reload_status_, options_.registry_dir);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Oversized requests must reach validation (INVALID_ARGUMENT naming the field) rather than
+  // be cut by the transport; the transport limit only bounds memory.
+  builder.SetMaxReceiveMessageSize(std::max(options_.max_request_bytes * 2, 8 << 20));
+  std::vector<int> ports(options_.grpc_listen.size(), 0);
+  std::vector<std::string> addrs;
+  for (size_t i = 0; i < options_.grpc_listen.size(); ++i) {
+    std::string addr = options_.grpc_listen[i];
+    if (std::string path = UnixSocketPath(addr); !path.empty()) {
+      if (auto st = PrepareUnixSocket(path); !st.ok()) return st;
+      unix_sockets_.push_back(path);
+      addr = "unix:" + path;
+    }
+    addrs.push_back(addr);
+    builder.AddListeningPort(addr, grpc::InsecureServerCredentials(), &ports[i]);
+  }
+  builder.RegisterService(service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_) {
+    return absl::UnavailableError("gRPC server failed to start (address in use or invalid?)");
+  }
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    if (absl::StartsWith(addrs[i], "unix:")) {
+      grpc_addresses_.push_back(addrs[i]);
+      continue;
+    }
+    if (ports[i] == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", addrs[i]));
+    }
+    grpc_addresses_.push_back(addrs[i].substr(0, addrs[i].rfind(':') + 1) +
+                              std::to_string(ports[i]));
+  }
+  for (const std::string& path : unix_sockets_) chmod(path.c_str(), 0660);
+
+  admin_ = std::make_unique<AdminServer>([this] { return service_ && !service_->draining(); });
+  auto admin = admin_->Start(options_.admin_listen);
+  if (!admin.ok()) return admin.status();
+  admin_address_ = *admin;
+
+  for (const auto& a : grpc_addresses_) {
+    logger_.Info("grpc listening", {{"address", std::string_view(a)}});
+  }
+  logger_.Info("admin listening", {{"address", std::string_view(admin_address_)}});
+  if (options_.dummy_upstream) {
+    logger_.Info("offline mode: every provider call is answered by the dummy responder");
+  }
+  return WriteReadyFile();
+}
+
+absl::Status Sidecar::WriteReadyFile() const {
+  if (options_.ready_file.empty()) return absl::OkStatus();
+  nlohmann::json j = {{"pid", getpid()}, {"grpc", grpc_addresses_}, {"admin", admin_address_}};
+  const std::string tmp = options_.ready_file + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << j.dump() << "\n";
+    if (!f) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), options_.ready_file.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", options_.ready_file));
+  }
+  return absl::OkStatus();
+}
+
+void Sidecar::Drain() {
+  if (!grpc_server_) return;
+  logger_.Info("draining", {{"grace_ms", int64_t{options_.drain_grace_ms}}});
+  service_->BeginDrain();
+  if (auto* health = grpc_server_->GetHealthCheckService()) health->SetServingStatus(false);
+  // In-flight calls may finish within the grace period; new ones get UNAVAILABLE meanwhile.
+  // Then shut the transport down at once: gRPC's own graceful wait would also hold idle
+  // client connections open (GOAWAY round trips), which only delays the exit.
+  const bool idle = service_->WaitIdle(absl::Milliseconds(options_.drain_grace_ms));
+  if (!idle) logger_.Warn("drain grace period over; cancelling the calls still in flight");
+  grpc_server_->Shutdown(std::chrono::system_clock::now());
+  grpc_server_->Wait();
+  pool_->Shutdown();
+  if (admin_) admin_->Stop();
+  for (const std::string& path : unix_sockets_) unlink(path.c_str());
+  grpc_server_.reset();
+  logger_.Info("stopped");
+}
+
+}  // namespace llmix::sidecar

@@ -1,0 +1,76 @@
+// Wires one sidecar process: telemetry, upstream dispatcher, pipeline, worker pool, the gRPC
+// service (with health and reflection) and the admin listener, plus graceful drain.
+// Start/Drain are called from the main thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "common/env.h"
+#include "common/logging.h"
+#include "common/telemetry.h"
+#include "sidecar/options.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace llmix::adapters {
+class Dispatcher;
+}
+namespace llmix::pipeline {
+class Pipeline;
+struct PipelineMetrics;
+struct PipelineState;
+}  // namespace llmix::pipeline
+
+namespace llmix::sidecar {
+
+class AdminServer;
+class LlmixService;
+class ReloadStatus;
+class WorkerPool;
+struct ServiceMetrics;
+
+class Sidecar {
+ public:
+  Sidecar(ServeOptions options, const Env& env);
+  ~Sidecar();
+
+  // Binds every listener and starts serving; writes the ready file last.
+  absl::Status Start();
+  // Graceful stop: refuse new calls, let in-flight ones finish within the grace period,
+  // then stop the listeners and workers.
+  void Drain();
+
+  const std::vector<std::string>& grpc_addresses() const { return grpc_addresses_; }
+  Logger& logger() { return logger_; }
+
+ private:
+  absl::Status WriteReadyFile() const;
+
+  ServeOptions options_;
+  const Env& env_;
+  SystemClock clock_;
+  Logger logger_;
+  NoopTracer tracer_;
+  MetricRegistry metrics_;
+  std::unique_ptr<pipeline::PipelineMetrics> pipeline_metrics_;
+  std::unique_ptr<ServiceMetrics> service_metrics_;
+  std::unique_ptr<adapters::Dispatcher> dispatcher_;
+  std::unique_ptr<pipeline::PipelineState> state_;
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<ReloadStatus> reload_status_;
+  std::unique_ptr<LlmixService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<AdminServer> admin_;
+  std::vector<std::string> grpc_addresses_;
+  std::vector<std::string> unix_sockets_;
+  std::string admin_address_;
+};
+
+}  // namespace llmix::sidecar

@@ -1,0 +1,113 @@
+#include "tests/fakes/fake_openai.h"
+
+#include <httplib.h>
+
+#include <stdexcept>
+
+#include "absl/strings/ascii.h"
+
+namespace llmix::testing {
+
+FakeOpenAi::FakeOpenAi() : server_(std::make_unique<httplib::Server>()) {
+  server_->set_tcp_nodelay(true);
+  server_->Post("/v1/chat/completions", [this](const httplib::Request& req,
+                                               httplib::Response& res) {
+    RecordedRequest rec;
+    rec.method = req.method;
+    rec.path = req.path;
+    for (const auto& [k, v] : req.headers) rec.headers[absl::AsciiStrToLower(k)] = v;
+    rec.body = req.body;
+    rec.json = nlohmann::json::parse(req.body, nullptr, false);
+    const std::string model =
+        rec.json.is_object() && rec.json.contains("model") && rec.json["model"].is_string()
+            ? rec.json["model"].get<std::string>()
+            : "";
+    FakeReply reply;
+    {
+      absl::MutexLock l(&mu_);
+      requests_.push_back(std::move(rec));
+      if (!script_.empty()) {
+        reply = std::move(script_.front());
+        script_.pop_front();
+      } else {
+        reply = default_;
+      }
+    }
+    if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);  // scripted latency
+    res.status = reply.status;
+    for (const auto& [k, v] : reply.headers) res.set_header(k, v);
+    if (reply.raw_body) {
+      res.set_content(*reply.raw_body, "application/json");
+    } else if (reply.status >= 200 && reply.status < 300) {
+      res.set_content(CompletionBody(reply, model), "application/json");
+    } else {
+      nlohmann::json err = {{"error",
+                             {{"message", "fake error " + std::to_string(reply.status)},
+                              {"type", "fake_error"},
+                              {"code", nullptr}}}};
+      res.set_content(err.dump(), "application/json");
+    }
+  });
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error("fake openai: cannot bind");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs, so wait for it (bounded).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+FakeOpenAi::~FakeOpenAi() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string FakeOpenAi::base_url() const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/v1";
+}
+
+void FakeOpenAi::Enqueue(FakeReply reply) {
+  absl::MutexLock l(&mu_);
+  script_.push_back(std::move(reply));
+}
+
+void FakeOpenAi::SetDefault(FakeReply reply) {
+  absl::MutexLock l(&mu_);
+  default_ = std::move(reply);
+}
+
+std::vector<RecordedRequest> FakeOpenAi::Requests() const {
+  absl::MutexLock l(&mu_);
+  return requests_;
+}
+
+size_t FakeOpenAi::RequestCount() const {
+  absl::MutexLock l(&mu_);
+  return requests_.size();
+}
+
+std::string FakeOpenAi::CompletionBody(const FakeReply& reply, const std::string& request_model) {
+  nlohmann::json message = {{"role", "assistant"}, {"content", reply.content}};
+  if (!reply.tool_calls.is_null()) {
+    message["tool_calls"] = reply.tool_calls;
+    message["content"] = nullptr;
+  }
+  if (reply.reasoning_content) message["reasoning_content"] = *reply.reasoning_content;
+  nlohmann::json body = {
+      {"id", "chatcmpl-fake"},
+      {"object", "chat.completion"},
+      {"created", 1700000000},
+      {"model", reply.model.empty() ? request_model : reply.model},
+      {"choices",
+       {{{"index", 0},
+         {"message", message},
+         {"finish_reason", reply.tool_calls.is_null() ? "stop" : "tool_calls"}}}},
+      {"usage",
+       {{"prompt_tokens", reply.prompt_tokens},
+        {"completion_tokens", reply.completion_tokens},
+        {"total_tokens", reply.prompt_tokens + reply.completion_tokens}}}};
+  return body.dump();
+}
+
+}  // namespace llmix::testing

@@ -1,0 +1,73 @@
+// A loopback fake of the OpenAI Chat Completions API (real HTTP on 127.0.0.1, port 0) that
+// tests script: reply text, status, headers, delay, raw/malformed bodies. It records every
+// request it receives. Replies are taken from a FIFO script; when the script is empty the
+// default reply is used. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "nlohmann/json.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace llmix::testing {
+
+struct FakeReply {
+  int status = 200;
+  std::string content = "fake reply";  // used when raw_body is empty and status is 2xx
+  std::string model;                   // default: the request's model
+  int64_t prompt_tokens = 7;
+  int64_t completion_tokens = 3;
+  std::map<std::string, std::string> headers;
+  std::optional<std::string> raw_body;  // sent verbatim when set
+  std::chrono::milliseconds delay{0};
+  nlohmann::json tool_calls;  // OpenAI tool_calls array, or null
+  std::optional<std::string> reasoning_content;
+};
+
+struct RecordedRequest {
+  std::string method;
+  std::string path;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  std::string body;
+  nlohmann::json json;  // parsed body (discarded when not JSON)
+};
+
+class FakeOpenAi {
+ public:
+  FakeOpenAi();
+  ~FakeOpenAi();
+
+  int port() const { return port_; }
+  // e.g. "http://127.0.0.1:PORT/v1"
+  std::string base_url() const;
+
+  void Enqueue(FakeReply reply);
+  void SetDefault(FakeReply reply);
+  std::vector<RecordedRequest> Requests() const;
+  size_t RequestCount() const;
+
+  // Builds the OpenAI chat.completion body for `reply` (exposed for direct-call benchmarks).
+  static std::string CompletionBody(const FakeReply& reply, const std::string& request_model);
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  mutable absl::Mutex mu_;
+  std::deque<FakeReply> script_ ABSL_GUARDED_BY(mu_);
+  FakeReply default_ ABSL_GUARDED_BY(mu_);
+  std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace llmix::testing
