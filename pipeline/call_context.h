@@ -65,6 +65,7 @@ struct CallContext {
   const registry::LlmConfig* config = nullptr;        // into snapshot or inline_config
   std::string preset_id;                               // empty for inline configs
   std::string base_url;                                // effective upstream base URL
+  std::string request_key;  // "llmix:resp:<sha256>" of the call as LLMix hashes it (CONTRACT §1)
   absl::Duration deadline = absl::InfiniteDuration();  // on the pipeline clock's Monotonic()
 
   // The last upstream exchange (set by dispatch).

@@ -2,7 +2,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/js_json.h"
 #include "common/provider_catalog.h"
+#include "pipeline/cache/cache_key.h"
 
 namespace llmix::pipeline {
 
@@ -15,11 +17,13 @@ absl::Status RenameConfigField(const absl::Status& st) {
   return absl::InvalidArgumentError(msg);
 }
 
+// JSON text from the caller, read with JavaScript's JSON.parse semantics (numbers are
+// doubles, lone surrogates kept) so the cache key matches what an LLMix caller hashes.
 absl::StatusOr<nlohmann::json> ParseJsonField(std::string_view field, const std::string& text) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(absl::string_view(field.data(), field.size()), ": invalid JSON"));
+  auto j = ParseJsJson(text);
+  if (!j.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(absl::string_view(field.data(), field.size()),
+                                                   ": ", j.status().message()));
   }
   return j;
 }
@@ -62,12 +66,27 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
   const registry::LlmConfig& cfg = *ctx.config;
   ctx.result.provider = cfg.provider;
   ctx.result.model = cfg.model;
-  const ProviderInfo* provider = FindProvider(cfg.provider);
-  if (cfg.base_url.has_value() && !cfg.base_url->empty()) {
-    ctx.base_url = *cfg.base_url;
+  // The request's identity as LLMix hashes it: the response-cache key and the singleflight
+  // key. It also resolves the sno-gpu base URL, whose errors fail the call here, as in LLMix.
+  auto key_params = cache::CacheKeyParamsOf(cfg.raw, ctx.input.messages, state_.env);
+  if (!key_params.ok()) {
+    CallError e;
+    e.code = CallErrorCode::kConfig;
+    e.provider = cfg.provider;
+    e.message = std::string(key_params.status().message());
+    ctx.Fail(std::move(e));
+    return absl::OkStatus();
+  }
+  ctx.request_key = cache::CacheKey(*key_params);
+
+  // Upstream base URL: the inline config's baseUrl (sno-gpu: its rewritten URL), else the
+  // preset's llmix-sidecar baseUrl, else the provider's env override or catalog default.
+  auto base_url = EffectiveBaseUrl(cfg.provider, cfg.base_url, cfg.provider_options, state_.env);
+  if (base_url.ok() && !base_url->empty()) {
+    ctx.base_url = *base_url;
   } else if (preset_base_url.has_value() && !preset_base_url->empty()) {
     ctx.base_url = *preset_base_url;
-  } else if (provider != nullptr) {
+  } else if (const ProviderInfo* provider = FindProvider(cfg.provider); provider != nullptr) {
     ctx.base_url = DefaultBaseUrl(*provider, state_.env);
   }
 
@@ -83,7 +102,7 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
 
 void ResolveStage::Run(CallContext& ctx, const Next& next, Done done) const {
   ctx.status = Resolve(ctx);
-  if (!ctx.status.ok()) {
+  if (!ctx.status.ok() || ctx.result.error.has_value()) {
     std::move(done)();
     return;
   }

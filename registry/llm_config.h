@@ -42,8 +42,8 @@ struct LlmConfig {
   std::string provider;
   std::string model;
   CommonParams common;
-  nlohmann::json provider_options;   // object, or null when absent
-  nlohmann::json response_format;    // any JSON value, or null when absent
+  nlohmann::json provider_options;      // object, or null when absent
+  nlohmann::json response_format;       // any JSON value, or null when absent
   std::optional<std::string> base_url;  // inline configs only (LLMix presets have none)
   std::optional<CachingConfig> caching;
   std::optional<TimeoutConfig> timeout;
@@ -51,7 +51,12 @@ struct LlmConfig {
   std::vector<std::string> tags;
   bool deprecated = false;
   bool bypass_gateway = false;
-  // The config object as given, for the cache key (values are not re-typed there).
+  // Whether `tags` / `deprecated` / `bypassGateway` were present (they have no "absent" value).
+  bool has_tags = false;
+  bool has_deprecated = false;
+  bool has_bypass_gateway = false;
+  // The config object as given, for the cache key (values are not re-typed there). Under
+  // kStrict it is also zod's parsed output (the input without `undefined` members).
   nlohmann::json raw;
 };
 
@@ -63,8 +68,14 @@ struct LlmConfig {
 //    sidecar must interpret it; unknown keys are kept in `raw` and otherwise ignored.
 enum class Strictness { kStrict, kLenient };
 
-// Parses a config object. Errors are InvalidArgument naming the field path, e.g.
-// "config.common.temperature: expected number".
+// Parses a config object. Errors are InvalidArgument naming the field path: kLenient e.g.
+// "config.common.temperature: expected a number"; kStrict one "<path>: <zod code>: <message>" per
+// issue joined with "; ", e.g. "common: unrecognized_keys: Unrecognized key: \"temp\"" (the
+// issues themselves: CheckLlmConfigSchema in registry/preset_schema.h).
 absl::StatusOr<LlmConfig> ParseLlmConfig(const nlohmann::json& config, Strictness strictness);
+
+// The typed fields rendered back as LLMix config JSON (what zod's parse returns for a strictly
+// parsed config). `provider_options` / `response_format` / `base_url` are copied when set.
+nlohmann::json RenderLlmConfig(const LlmConfig& config);
 
 }  // namespace llmix::registry

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,17 +15,27 @@
 
 namespace llmix::registry {
 
+// Sidecar-only preset settings, from the `metadata.llmix-sidecar` namespace of the preset's
+// front matter (strict: unknown keys are errors). The LLMix libraries ignore this namespace, and
+// nothing here ever enters a cache key.
+struct SidecarSettings {
+  std::optional<std::string> base_url;  // `baseUrl`: overrides the provider's base URL
+};
+
 struct Preset {
   std::string id;           // "module/preset"
   std::string source_path;  // relative path of the .mda inside the snapshot
   LlmConfig config;
-  // Sidecar-only settings (`metadata.llmix-sidecar`); never part of a cache key.
+  SidecarSettings sidecar;
+  // Same as `sidecar.base_url` (kept for existing callers).
   std::optional<std::string> base_url;
 };
 
 struct Snapshot {
-  std::string revision;        // empty: no registry loaded
+  std::string revision;  // empty: no registry loaded
   std::string manifest_sha256;
+  std::string published_at;   // the manifest's `published_at` (ISO-8601)
+  std::string compiled_path;  // absolute path of compiled/<revision>
   absl::Time loaded_at = absl::InfinitePast();
   absl::flat_hash_map<std::string, std::shared_ptr<const Preset>> presets;
 

@@ -1,6 +1,7 @@
 #include "sidecar/proto_mapping.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/js_json.h"
 
 namespace llmix::sidecar {
 
@@ -13,9 +14,11 @@ absl::Status Invalid(const std::string& field, std::string_view why) {
       absl::StrCat(field, ": ", absl::string_view(why.data(), why.size())));
 }
 
+// Caller JSON is read with JavaScript's JSON.parse semantics (numbers are doubles, lone
+// surrogates kept): it may enter a cache key that LLMix callers compute too.
 absl::StatusOr<json> ParseJson(const std::string& field, const std::string& text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Invalid(field, "invalid JSON");
+  auto j = ParseJsJson(text);
+  if (!j.ok()) return Invalid(field, std::string(j.status().message()));
   return j;
 }
 

@@ -1,0 +1,210 @@
+// MDA text -> front matter (YAML 1.2 core schema as js-yaml reads it) and preset projection.
+#include "registry/mda.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "absl/strings/match.h"
+#include "registry/errors.h"
+#include "tests/registry/test_util.h"
+
+namespace llmix::registry {
+namespace {
+
+using nlohmann::json;
+
+json Scalar(const std::string& yaml_value) {
+  auto r = YamlToJson("v: " + yaml_value + "\n", "t.yaml");
+  EXPECT_TRUE(r.ok()) << yaml_value << ": " << r.status();
+  return r.ok() ? (*r)["v"] : json("<error>");
+}
+
+TEST(YamlCoreSchema, StringsThatYaml11WouldConvert) {
+  for (const char* s : {"yes", "no", "on", "off", "y", "n", "Yes", "OFF", "2024-01-01", "12:30",
+                        "0x", "0b102", "-.5", "1_", "nULL", "tRUE", "._", "0o", "1__"}) {
+    EXPECT_EQ(Scalar(s), json(s)) << s;
+  }
+}
+
+TEST(YamlCoreSchema, Numbers) {
+  EXPECT_EQ(Scalar("0o17"), json(15));
+  EXPECT_EQ(Scalar("0x1F"), json(31));
+  EXPECT_EQ(Scalar("0b101"), json(5));
+  EXPECT_EQ(Scalar("017"), json(17));
+  EXPECT_EQ(Scalar("1_000"), json(1000));
+  EXPECT_EQ(Scalar("+12"), json(12));
+  EXPECT_EQ(Scalar("-0x10"), json(-16));
+  EXPECT_EQ(Scalar("0_1"), json(1));
+  EXPECT_EQ(Scalar("1.5"), json(1.5));
+  EXPECT_EQ(Scalar("1e3"), json(1000));
+  EXPECT_EQ(Scalar("1E-2"), json(0.01));
+  EXPECT_EQ(Scalar(".5"), json(0.5));
+  EXPECT_EQ(Scalar("1."), json(1));
+  EXPECT_EQ(Scalar("0.2"), json(0.2));
+  EXPECT_EQ(Scalar("9007199254740993"), json(9007199254740992.0));
+  json neg_zero = Scalar("-0.0");
+  EXPECT_TRUE(std::signbit(neg_zero.get<double>()));
+  json int_zero = Scalar("-0");  // js-yaml returns +0 for "-0"
+  EXPECT_FALSE(std::signbit(int_zero.get<double>()));
+  EXPECT_TRUE(std::isinf(Scalar(".inf").get<double>()));
+  EXPECT_LT(Scalar("-.Inf").get<double>(), 0);
+  EXPECT_TRUE(std::isnan(Scalar(".NaN").get<double>()));
+  // 2^60 + 1 in hex rounds to 2^60.
+  EXPECT_EQ(Scalar("0x1000000000000001").get<double>(), std::ldexp(1.0, 60));
+}
+
+TEST(YamlCoreSchema, NullsBoolsAndTags) {
+  for (const char* s : {"~", "null", "Null", "NULL", ""}) EXPECT_EQ(Scalar(s), json(nullptr)) << s;
+  EXPECT_EQ(Scalar("True"), json(true));
+  EXPECT_EQ(Scalar("FALSE"), json(false));
+  EXPECT_EQ(Scalar("\"123\""), json("123"));
+  EXPECT_EQ(Scalar("'true'"), json("true"));
+  EXPECT_EQ(Scalar("!!str 123"), json("123"));
+  EXPECT_EQ(Scalar("!!int \"0x10\""), json(16));
+  EXPECT_EQ(Scalar("!!float 1"), json(1));
+  EXPECT_EQ(Scalar("|\n  a\n  b"), json("a\nb\n"));
+  EXPECT_FALSE(YamlToJson("v: !!int abc\n", "t").ok());
+  EXPECT_FALSE(YamlToJson("v: !foo x\n", "t").ok());
+  EXPECT_FALSE(YamlToJson("v: !!timestamp 2024-01-01\n", "t").ok());
+}
+
+TEST(YamlCoreSchema, KeysAndStructure) {
+  auto r = YamlToJson("1.0: a\n1e3: b\ntrue: c\n~: d\n0x10: e\n<<: {k: 1}\n", "t");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, json({{"1", "a"},
+                      {"1000", "b"},
+                      {"true", "c"},
+                      {"null", "d"},
+                      {"16", "e"},
+                      {"<<", {{"k", 1}}}}));
+  auto dup = YamlToJson("a: 1\nb: 2\na: 3\n", "f.mda", 2);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().message(),
+            "f.mda:4: invalid YAML front matter: duplicated mapping key \"a\"");
+  EXPECT_FALSE(YamlToJson("a: 1\n---\nb: 2\n", "t").ok());
+  EXPECT_FALSE(YamlToJson("? [1, 2]\n: x\n", "t").ok());
+  auto alias = YamlToJson("a: &x {k: [1, 2]}\nb: *x\n", "t");
+  ASSERT_TRUE(alias.ok());
+  EXPECT_EQ((*alias)["b"], json({{"k", {1, 2}}}));
+}
+
+TEST(MdaText, FencesBomAndLineEnds) {
+  auto doc = ParseMdaText("\xEF\xBB\xBF---\r\na: 1\r\n---\r\nbody\r\n", "f.mda");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->front_matter, json({{"a", 1}}));
+  EXPECT_EQ(doc->body, "body\n");
+  doc = ParseMdaText("---\ra: x\r---", "f.mda");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->front_matter, json({{"a", "x"}}));
+  EXPECT_EQ(doc->body, "");
+  doc = ParseMdaText("---\n---\n", "f.mda");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_TRUE(doc->front_matter.is_null());
+  EXPECT_FALSE(ParseMdaText("a: 1\n---\n", "f.mda").ok());
+  EXPECT_FALSE(ParseMdaText("\n---\na: 1\n---\n", "f.mda").ok());
+  auto open = ParseMdaText("---\na: 1\n", "f.mda");
+  ASSERT_FALSE(open.ok());
+  EXPECT_EQ(open.status().message(), "f.mda: MDA front matter is not closed by a '---' line");
+  auto bad = ParseMdaText("---\nname: p\nlist: [1\n---\n", "f.mda");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StartsWith(bad.status().message(), "f.mda:4: invalid YAML")) << bad.status();
+}
+
+TEST(MdaText, InvalidUtf8DecodesLikeTextDecoder) {
+  // A lone continuation byte, a truncated 3-byte sequence, an overlong lead byte.
+  auto doc = ParseMdaText(
+      "---\nv: \"a\x80"
+      "b\xE2\x82"
+      "c\xC0"
+      "d \xE2\x82\xAC\"\n---\n",
+      "f.mda");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->front_matter["v"],
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD"
+            "c\xEF\xBF\xBD"
+            "d \xE2\x82\xAC");
+}
+
+constexpr char kPreset[] =
+    "---\n"
+    "name: p\n"
+    "description: D\n"
+    "metadata:\n"
+    "  snoai-llmix:\n"
+    "    common:\n"
+    "      provider: openai\n"
+    "      model: gpt-4o\n"
+    "      temperature: %TEMP%\n"
+    "  llmix-sidecar:\n"
+    "    baseUrl: %URL%\n"
+    "---\n";
+
+std::string Preset(const std::string& temp, const std::string& url) {
+  std::string s = kPreset;
+  s.replace(s.find("%TEMP%"), 6, temp);
+  s.replace(s.find("%URL%"), 5, url);
+  return s;
+}
+
+TEST(MdaPreset, SidecarNamespace) {
+  auto p = LoadMdaPresetText(Preset("0.5", "http://127.0.0.1:9/v1"), "/r/p.mda");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->sidecar.base_url, "http://127.0.0.1:9/v1");
+  EXPECT_EQ(p->resolved, json({{"provider", "openai"},
+                               {"model", "gpt-4o"},
+                               {"common", {{"temperature", 0.5}}},
+                               {"description", "D"}}));
+  EXPECT_EQ(p->config.common.temperature, 0.5);
+
+  auto bad_url = LoadMdaPresetText(Preset("0.5", "ftp://x"), "/r/p.mda");
+  ASSERT_FALSE(bad_url.ok());
+  EXPECT_TRUE(absl::StrContains(bad_url.status().message(),
+                                "line 11: metadata.llmix-sidecar.baseUrl: custom"))
+      << bad_url.status();
+
+  std::string unknown = Preset("0.5", "http://x");
+  unknown.insert(unknown.find("---\n", 4), "    tier: gold\n");
+  auto bad_key = LoadMdaPresetText(unknown, "/r/p.mda");
+  ASSERT_FALSE(bad_key.ok());
+  EXPECT_TRUE(absl::StrContains(bad_key.status().message(),
+                                "metadata.llmix-sidecar: unrecognized_keys: Unrecognized key: "
+                                "\"tier\""))
+      << bad_key.status();
+}
+
+TEST(MdaPreset, ErrorsNameFileLineAndField) {
+  auto p = LoadMdaPresetText(Preset("yes", "http://x"), "/r/hrkg/p.mda");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(ErrorTypeName(p.status()).value_or(""), "InvalidConfigError");
+  EXPECT_EQ(p.status().message(),
+            "MDA front matter validation failed for /r/hrkg/p.mda:\n"
+            "  - line 9: metadata.snoai-llmix.common.temperature: invalid_type: Invalid input: "
+            "expected number, received string");
+  std::string budget =
+      "---\nname: p\ndescription: D\nmetadata:\n  snoai-llmix:\n    common: {provider: anthropic,"
+      " model: m}\n    providerOptions:\n      anthropic:\n        thinking:\n"
+      "          type: enabled\n          budgetTokens: 100\n---\n";
+  auto b = LoadMdaPresetText(budget, "/r/p.mda");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().message(),
+            "Projected MDA config validation failed for /r/p.mda:\n"
+            "  - providerOptions.anthropic.thinking.budgetTokens: Anthropic budgetTokens must be "
+            ">= 1024 when thinking is enabled, got 100\n"
+            "  (line 11: metadata.snoai-llmix.providerOptions.anthropic.thinking.budgetTokens)");
+}
+
+TEST(MdaPreset, FileErrors) {
+  testing::TempDir dir;
+  auto missing = LoadMdaPresetFile(dir.Sub("none.mda"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(ErrorTypeName(missing.status()).value_or(""), "ConfigNotFoundError");
+  EXPECT_EQ(missing.status().message(), "Config file not found: " + dir.Sub("none.mda"));
+  EXPECT_EQ(CheckMdaPresetPath("/x/p.txt").message(),
+            "TypeScript LLMix presets must use .mda files: /x/p.txt");
+  EXPECT_TRUE(CheckMdaPresetPath("/x/p.Mda").ok());
+}
+
+}  // namespace
+}  // namespace llmix::registry
