@@ -184,6 +184,25 @@ std::string RevisionTimestamp(absl::Time t) {
 RegistryPublisher::RegistryPublisher(std::string_view root, const Clock& clock)
     : root_(PosixResolve({}, root)), clock_(clock) {}
 
+absl::StatusOr<ValidationReport> RegistryPublisher::Validate() const {
+  const std::string source_dir = JoinPath(root_, "source");
+  PUB_ASSIGN(presets, DiscoverPresets(source_dir));
+  if (presets.empty()) {
+    return MakeError(ErrorKind::kConfigNotFound,
+                     absl::StrCat("No source presets found under ", source_dir));
+  }
+  ValidationReport report;
+  for (const SourcePreset& p : presets) {
+    absl::StatusOr<ProjectedPreset> projected = LoadMdaPresetText(p.bytes, p.path);
+    if (projected.ok()) {
+      report.preset_ids.push_back(p.id);
+    } else {
+      report.errors.push_back(projected.status());
+    }
+  }
+  return report;
+}
+
 absl::StatusOr<PublishResult> RegistryPublisher::Publish(const PublishOptions& options) const {
   const std::string source_dir = JoinPath(root_, "source");
   const std::string compiled_dir = JoinPath(root_, "compiled");

@@ -41,12 +41,21 @@ struct PublishResult {
   std::vector<std::string> preset_ids;  // sorted
 };
 
+// What `validate` found: every preset that parsed, and one error per preset that did not.
+struct ValidationReport {
+  std::vector<std::string> preset_ids;  // valid presets, in publish order
+  std::vector<absl::Status> errors;     // each names its file, line and field
+};
+
 class RegistryPublisher {
  public:
   // `root` holds source/, compiled/ and current.json; relative paths are made absolute.
   RegistryPublisher(std::string_view root, const Clock& clock);
 
   absl::StatusOr<PublishResult> Publish(const PublishOptions& options = {}) const;
+  // Checks every source preset as Publish would, writing nothing; reports all failures rather
+  // than the first. A non-OK status means the source tree itself could not be read.
+  absl::StatusOr<ValidationReport> Validate() const;
 
   // Points current.json at an existing compiled revision after loading and verifying it fully.
   absl::Status Activate(std::string_view revision) const;

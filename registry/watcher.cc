@@ -67,7 +67,9 @@ void SnapshotWatcher::Stop() {
 
 void SnapshotWatcher::CheckNow() {
   absl::MutexLock lock(&mu_);
-  if (running_) Wake();
+  if (!running_) return;
+  force_reload_.store(true);
+  Wake();
 }
 
 bool SnapshotWatcher::using_inotify() const {
@@ -131,10 +133,12 @@ void SnapshotWatcher::Run() {
 }
 
 void SnapshotWatcher::Check() {
+  const bool forced = force_reload_.exchange(false);
   absl::StatusOr<CurrentPointer> pointer = ReadCurrentPointer(root_);
+  // The revision in use is re-verified only when asked to (CheckNow) or when the last check
+  // failed: then a successful load tells the listener the registry is healthy again.
   if (pointer.ok() && delivered_.has_value() && pointer->revision == delivered_->revision &&
-      pointer->manifest_sha256 == delivered_->manifest_sha256) {
-    last_error_.clear();
+      pointer->manifest_sha256 == delivered_->manifest_sha256 && !forced && last_error_.empty()) {
     return;
   }
   absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot =

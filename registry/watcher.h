@@ -29,7 +29,8 @@ class SnapshotWatcher {
     bool use_inotify = true;
   };
   // Receives every newly activated snapshot, or the error that kept one from loading (each
-  // distinct error once; the old snapshot stays in use).
+  // distinct error once; the old snapshot stays in use). After an error, the next successful
+  // load is delivered even if it names the revision already in use (the registry recovered).
   using Callback = std::function<void(absl::StatusOr<std::shared_ptr<const Snapshot>>)>;
 
   // `current` (may be null) is the snapshot already in use: no callback until current.json
@@ -44,7 +45,8 @@ class SnapshotWatcher {
   absl::Status Start();
   // Stops and joins the thread. Idempotent.
   void Stop();
-  // Asks the thread to check now (e.g. on SIGHUP). No-op when stopped.
+  // Asks the thread to re-read and fully re-verify the registry now, even when current.json
+  // is unchanged (e.g. on SIGHUP); the result is delivered like any reload. No-op when stopped.
   void CheckNow();
 
   // Whether inotify is in use (false: polling only). Valid after Start().
@@ -69,6 +71,7 @@ class SnapshotWatcher {
   int inotify_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: Stop() / CheckNow() wake the thread
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> force_reload_{false};
 
   // Thread-only state.
   int watch_fd_ = -1;

@@ -19,7 +19,12 @@ bin="${BUILD_DIR:-build-run}/sidecar/llmix-sidecar"
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/llmix-run-XXXXXX")
 ready="$state/ready.json"
-args=(serve --state-dir "$state" --grpc-listen "unix://$state/llmix.sock"
+# The example registry, published into the state dir (the checkout stays untouched).
+registry="$state/config/llm"
+mkdir -p "$registry"
+cp -r examples/config/llm/source "$registry/source"
+"$bin" publish --root "$registry" >/dev/null
+args=(serve --state-dir "$state" --registry "$registry" --grpc-listen "unix://$state/llmix.sock"
       --grpc-listen "$grpc_tcp" --admin-listen "$admin"
       --ready-file "$ready")
 if [ -z "${OPENAI_API_KEY:-}${OPENAI_KEYS:-}" ]; then
@@ -40,12 +45,12 @@ for _ in $(seq 1 200); do            # wait (up to ~20 s) for the ready file
 done
 [ -s "$ready" ] || { echo "run.sh: sidecar did not become ready" >&2; exit 1; }
 
-config='{"provider":"openai","model":"gpt-4o-mini","common":{"temperature":0.2}}'
-echo "run.sh: sample call: llmix-sidecar call --config-json '$config' \"Hi\""
-"$bin" call --addr "unix://$state/llmix.sock" --config-json "$config" --deadline-ms 30000 "Hi"
+echo "run.sh: sample call: llmix-sidecar call --preset demo/hello \"Hi\""
+"$bin" call --addr "unix://$state/llmix.sock" --preset demo/hello --deadline-ms 30000 "Hi"
 echo "run.sh: second identical call:"
-"$bin" call --addr "unix://$state/llmix.sock" --config-json "$config" --deadline-ms 30000 "Hi"
+"$bin" call --addr "unix://$state/llmix.sock" --preset demo/hello --deadline-ms 30000 "Hi"
 
 if [ "$once" = 1 ]; then exit 0; fi
 echo "run.sh: sidecar is serving on unix://$state/llmix.sock and $grpc_tcp; Ctrl-C stops it"
+echo "run.sh: edit $registry/source/demo/hello.mda, then: $bin publish --root $registry"
 wait "$pid"

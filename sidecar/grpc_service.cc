@@ -38,7 +38,15 @@ ServiceMetrics::ServiceMetrics(MetricRegistry& registry)
                                             "Calls refused while draining.", {})
                             .With({})),
       in_flight(registry.AddGauge("llmix_calls_in_flight", "Calls inside the sidecar.", {})
-                    .With({})) {}
+                    .With({})),
+      config_reloads(registry.AddCounter("llmix_config_reloads_total",
+                                         "Registry reload attempts by result.", {"result"})),
+      config_presets(registry.AddGauge("llmix_config_presets",
+                                       "Presets in the active registry revision.", {})
+                         .With({})),
+      config_last_reload_ok(registry.AddGauge("llmix_config_last_reload_success",
+                                              "1 when the last registry reload succeeded.", {})
+                                .With({})) {}
 
 LlmixService::LlmixService(pipeline::PipelineState& state, const pipeline::Pipeline& pipeline,
                            WorkerPool& pool, ServiceMetrics& metrics,

@@ -39,6 +39,9 @@ struct ServiceMetrics {
   Counter& rejected_queue_full;
   Counter& rejected_draining;
   Gauge& in_flight;
+  CounterFamily& config_reloads;  // {result}: ok | error
+  Gauge& config_presets;
+  Gauge& config_last_reload_ok;
 };
 
 class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {

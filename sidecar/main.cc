@@ -9,6 +9,7 @@
 #include "common/env.h"
 #include "sidecar/call_command.h"
 #include "sidecar/options.h"
+#include "sidecar/registry_commands.h"
 #include "sidecar/server.h"
 #include "sidecar/version.h"
 
@@ -19,6 +20,9 @@ constexpr const char* kUsage =
     "commands:\n"
     "  serve     run the sidecar (see `llmix-sidecar serve --help`)\n"
     "  call      send one Call to a running sidecar (see `llmix-sidecar call --help`)\n"
+    "  publish   validate presets and publish a registry revision (--root DIR ...)\n"
+    "  validate  check every preset of a registry source tree (--root DIR)\n"
+    "  activate  point current.json at a compiled revision (--root DIR REVISION)\n"
     "  --version print the version\n";
 
 int Serve(const std::vector<std::string>& args, const llmix::Env& env) {
@@ -38,6 +42,7 @@ int Serve(const std::vector<std::string>& args, const llmix::Env& env) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   llmix::sidecar::Sidecar sidecar(std::move(*options), env);
@@ -47,7 +52,10 @@ int Serve(const std::vector<std::string>& args, const llmix::Env& env) {
     return 1;
   }
   int sig = 0;
-  sigwait(&set, &sig);
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    sidecar.logger().Info("SIGHUP: re-reading the registry");
+    sidecar.ReloadNow();
+  }
   sidecar.logger().Info("signal received", {{"signal", std::string_view(strsignal(sig))}});
   sidecar.Drain();
   return 0;
@@ -71,6 +79,9 @@ int main(int argc, char** argv) {
   }
   if (cmd == "serve") return Serve(rest, env);
   if (cmd == "call") return llmix::sidecar::RunCallCommand(rest, env);
+  if (cmd == "publish") return llmix::sidecar::RunPublishCommand(rest);
+  if (cmd == "validate") return llmix::sidecar::RunValidateCommand(rest);
+  if (cmd == "activate") return llmix::sidecar::RunActivateCommand(rest);
   std::cerr << "llmix-sidecar: unknown command \"" << cmd << "\"\n" << kUsage;
   return 2;
 }

@@ -38,6 +38,9 @@ const std::vector<OptionSpec>& Specs() {
       {"registry", "LLMIX_REGISTRY_DIR", Kind::kString,
        "Config registry directory (the one holding current.json)",
        [](ServeOptions& o) -> void* { return &o.registry_dir; }},
+      {"registry-poll-ms", "LLMIX_REGISTRY_POLL_MS", Kind::kInt,
+       "Fallback poll interval for current.json (changes are normally seen at once via inotify)",
+       [](ServeOptions& o) -> void* { return &o.registry_poll_ms; }, 100, 3600000},
       {"state-dir", "LLMIX_STATE_DIR", Kind::kString,
        "State directory (unix socket, kill switch). Default: $XDG_STATE_HOME/llmix or "
        "~/.local/state/llmix",

@@ -16,6 +16,7 @@ struct ServeOptions {
   std::string http_listen = "127.0.0.1:7071";
   std::string admin_listen = "127.0.0.1:9464";
   std::string registry_dir;  // directory holding current.json; empty: no registry
+  int registry_poll_ms = 10000;  // fallback poll of current.json (inotify is the fast path)
   std::string state_dir;     // default: LLMix state dir rule
   bool dummy_upstream = false;
   int workers = 64;

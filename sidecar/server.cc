@@ -15,6 +15,8 @@
 #include "adapters/dispatcher.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/pipeline_builder.h"
+#include "registry/snapshot_loader.h"
+#include "registry/watcher.h"
 #include "sidecar/admin_server.h"
 #include "sidecar/grpc_service.h"
 #include "sidecar/worker_pool.h"
@@ -84,6 +86,8 @@ absl::Status Sidecar::Start() {
   service_ = std::make_unique<LlmixService>(*state_, *pipeline_, *pool_, *service_metrics_,
                                             *reload_status_, options_.registry_dir);
 
+  StartRegistry();
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -135,6 +139,54 @@ absl::Status Sidecar::Start() {
   return WriteReadyFile();
 }
 
+void Sidecar::StartRegistry() {
+  if (options_.registry_dir.empty()) return;
+  // The first load happens here, before serving, so a healthy registry is live at once; a
+  // broken one is reported and the watcher keeps trying (inline configs still work).
+  auto first = registry::LoadSnapshot(options_.registry_dir, clock_);
+  std::shared_ptr<const registry::Snapshot> current = first.ok() ? *first : nullptr;
+  OnSnapshot(std::move(first));
+  registry::SnapshotWatcher::Options wopts;
+  wopts.poll_interval = absl::Milliseconds(options_.registry_poll_ms);
+  watcher_ = std::make_unique<registry::SnapshotWatcher>(
+      options_.registry_dir, clock_, wopts,
+      [this](absl::StatusOr<std::shared_ptr<const registry::Snapshot>> s) {
+        OnSnapshot(std::move(s));
+      },
+      current);
+  if (absl::Status st = watcher_->Start(); !st.ok()) {
+    const std::string error(st.message());
+    logger_.Error("registry watcher failed to start", {{"error", std::string_view(error)}});
+  }
+}
+
+void Sidecar::OnSnapshot(absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snapshot) {
+  const absl::Time now = clock_.Wall();
+  if (!snapshot.ok()) {
+    // Keep serving the revision we have; say why the new one was refused.
+    const std::string error(snapshot.status().message());
+    reload_status_->Record(now, error);
+    service_metrics_->config_reloads.With({"error"}).Add();
+    service_metrics_->config_last_reload_ok.Set(0);
+    const std::string active = state_->snapshots.Get()->revision;
+    logger_.Warn("config reload failed; keeping the active revision",
+                 {{"error", std::string_view(error)}, {"active_revision", std::string_view(active)}});
+    return;
+  }
+  const registry::Snapshot& s = **snapshot;
+  state_->snapshots.Set(*snapshot);
+  reload_status_->Record(now, "");
+  service_metrics_->config_reloads.With({"ok"}).Add();
+  service_metrics_->config_last_reload_ok.Set(1);
+  service_metrics_->config_presets.Set(static_cast<double>(s.presets.size()));
+  logger_.Info("config revision active", {{"revision", std::string_view(s.revision)},
+                                          {"presets", static_cast<int64_t>(s.presets.size())}});
+}
+
+void Sidecar::ReloadNow() {
+  if (watcher_) watcher_->CheckNow();
+}
+
 absl::Status Sidecar::WriteReadyFile() const {
   if (options_.ready_file.empty()) return absl::OkStatus();
   nlohmann::json j = {{"pid", getpid()}, {"grpc", grpc_addresses_}, {"admin", admin_address_}};
@@ -162,6 +214,7 @@ void Sidecar::Drain() {
   if (!idle) logger_.Warn("drain grace period over; cancelling the calls still in flight");
   grpc_server_->Shutdown(std::chrono::system_clock::now());
   grpc_server_->Wait();
+  if (watcher_) watcher_->Stop();
   pool_->Shutdown();
   if (admin_) admin_->Stop();
   for (const std::string& path : unix_sockets_) unlink(path.c_str());

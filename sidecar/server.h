@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/env.h"
 #include "common/logging.h"
@@ -21,6 +22,10 @@ class Server;
 namespace llmix::adapters {
 class Dispatcher;
 }
+namespace llmix::registry {
+class SnapshotWatcher;
+struct Snapshot;
+}  // namespace llmix::registry
 namespace llmix::pipeline {
 class Pipeline;
 struct PipelineMetrics;
@@ -45,12 +50,16 @@ class Sidecar {
   // Graceful stop: refuse new calls, let in-flight ones finish within the grace period,
   // then stop the listeners and workers.
   void Drain();
+  // Re-reads current.json now (SIGHUP); the watcher normally notices changes by itself.
+  void ReloadNow();
 
   const std::vector<std::string>& grpc_addresses() const { return grpc_addresses_; }
   Logger& logger() { return logger_; }
 
  private:
   absl::Status WriteReadyFile() const;
+  void StartRegistry();
+  void OnSnapshot(absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snapshot);
 
   ServeOptions options_;
   const Env& env_;
@@ -68,6 +77,7 @@ class Sidecar {
   std::unique_ptr<LlmixService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<registry::SnapshotWatcher> watcher_;
   std::vector<std::string> grpc_addresses_;
   std::vector<std::string> unix_sockets_;
   std::string admin_address_;
