@@ -1,5 +1,7 @@
 #include "common/canonical_json.h"
 
+#include "common/js_text.h"
+
 #include <openssl/evp.h>
 #include <unicode/coll.h>
 #include <unicode/locid.h>
@@ -48,24 +50,6 @@ Decoded DecodeWtf8(std::string_view s, size_t i) {
 
 bool IsHighSurrogate(uint32_t cp) { return cp >= 0xD800 && cp <= 0xDBFF; }
 bool IsLowSurrogate(uint32_t cp) { return cp >= 0xDC00 && cp <= 0xDFFF; }
-
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 void AppendUnicodeEscape(uint32_t unit, std::string& out) {
   out += "\\u";
@@ -342,7 +326,7 @@ void AppendJsJsonQuoted(std::string_view s, std::string& out) {
     if (IsHighSurrogate(d.cp) && i + d.len < s.size()) {
       Decoded next = DecodeWtf8(s, i + d.len);
       if (IsLowSurrogate(next.cp)) {  // two WTF-8 halves of one pair: a well-formed code point
-        AppendUtf8(0x10000 + ((d.cp - 0xD800) << 10) + (next.cp - 0xDC00), out);
+        AppendWtf8(0x10000 + ((d.cp - 0xD800) << 10) + (next.cp - 0xDC00), out);
         i += d.len + next.len;
         continue;
       }
@@ -350,7 +334,7 @@ void AppendJsJsonQuoted(std::string_view s, std::string& out) {
     if (IsHighSurrogate(d.cp) || IsLowSurrogate(d.cp)) {
       AppendUnicodeEscape(d.cp, out);
     } else if (d.cp == 0xFFFD && d.len == 1) {
-      AppendUtf8(0xFFFD, out);
+      AppendWtf8(0xFFFD, out);
     } else {
       out.append(s.data() + i, d.len);
     }

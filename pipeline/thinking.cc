@@ -1,5 +1,7 @@
 #include "pipeline/thinking.h"
 
+#include "common/js_text.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -9,31 +11,6 @@ namespace {
 
 constexpr std::string_view kOpen = "<think>";
 constexpr std::string_view kClose = "</think>";
-
-// ECMAScript WhiteSpace and LineTerminator (the `\s` class and what String.prototype.trim
-// removes): TAB VT FF SP NBSP ZWNBSP, Zs (U+1680, U+2000-200A, U+202F, U+205F, U+3000), LF CR
-// LS PS.
-bool IsJsWhitespace(uint32_t cp) {
-  switch (cp) {
-    case 0x09:
-    case 0x0A:
-    case 0x0B:
-    case 0x0C:
-    case 0x0D:
-    case 0x20:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-    case 0xFEFF:
-      return true;
-    default:
-      return cp >= 0x2000 && cp <= 0x200A;
-  }
-}
 
 // Byte length of the JS whitespace character starting at s[i], or 0.
 size_t WhitespaceAt(std::string_view s, size_t i) {

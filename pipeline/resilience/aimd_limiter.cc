@@ -8,7 +8,7 @@
 #include <system_error>
 #include <utility>
 
-#include "pipeline/resilience/retry_policy.h"
+#include "common/js_text.h"
 
 namespace llmix::resilience {
 namespace {

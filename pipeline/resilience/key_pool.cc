@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/provider_catalog.h"
-#include "pipeline/resilience/retry_policy.h"
+#include "common/js_text.h"
 
 namespace llmix::resilience {
 namespace {

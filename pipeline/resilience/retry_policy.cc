@@ -1,5 +1,8 @@
 #include "pipeline/resilience/retry_policy.h"
 
+#include "common/canonical_json.h"
+#include "common/js_text.h"
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -84,29 +87,6 @@ std::u16string ToUtf16(std::string_view text) {
     }
   }
   return out;
-}
-
-// ECMAScript WhiteSpace + LineTerminator (the set trim(), parseInt() and Date.parse() skip).
-bool IsJsWhitespace(char32_t c) {
-  switch (c) {
-    case 0x09:
-    case 0x0A:
-    case 0x0B:
-    case 0x0C:
-    case 0x0D:
-    case 0x20:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-    case 0xFEFF:
-      return true;
-    default:
-      return c >= 0x2000 && c <= 0x200A;
-  }
 }
 
 // Math.min on two numbers: NaN wins, and -0 is smaller than +0.
@@ -730,62 +710,6 @@ int64_t DaysFromCivil(int64_t year, int64_t month0) {
 // ---------------------------------------------------------------------------------------------
 // Public helpers
 // ---------------------------------------------------------------------------------------------
-
-std::string_view TrimJsWhitespace(std::string_view text) {
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t next = begin;
-    if (!IsJsWhitespace(DecodeUtf8(text, &next))) break;
-    begin = next;
-  }
-  size_t end = begin;
-  size_t pos = begin;
-  while (pos < text.size()) {
-    const char32_t cp = DecodeUtf8(text, &pos);
-    if (!IsJsWhitespace(cp)) end = pos;
-  }
-  return text.substr(begin, end - begin);
-}
-
-std::string JsNumberToString(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (value == 0) return "0";
-  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
-  std::string out = value < 0 ? "-" : "";
-  char buf[64];
-  const auto res =
-      std::to_chars(buf, buf + sizeof buf, std::fabs(value), std::chars_format::scientific);
-  const std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
-  const size_t e = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e)) {
-    if (c != '.') digits.push_back(c);
-  }
-  const int exponent = std::atoi(std::string(sci.substr(e + 1)).c_str());
-  const int k = static_cast<int>(digits.size());
-  const int n = exponent + 1;
-  if (k <= n && n <= 21) {
-    out += digits;
-    out.append(static_cast<size_t>(n - k), '0');
-  } else if (0 < n && n <= 21) {
-    out += digits.substr(0, static_cast<size_t>(n));
-    out += ".";
-    out += digits.substr(static_cast<size_t>(n));
-  } else if (-6 < n && n <= 0) {
-    out += "0.";
-    out.append(static_cast<size_t>(-n), '0');
-    out += digits;
-  } else {
-    out += digits[0];
-    if (k > 1) {
-      out += ".";
-      out += digits.substr(1);
-    }
-    out += n - 1 >= 0 ? "e+" : "e-";
-    out += std::to_string(std::abs(n - 1));
-  }
-  return out;
-}
 
 std::optional<double> ParseJsDateMs(std::string_view text) {
   DateFields f;

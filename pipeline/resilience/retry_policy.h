@@ -51,14 +51,6 @@ std::optional<double> ParseRetryAfterMs(std::string_view header, absl::Time now,
 // forms), or nullopt where it would return NaN. The input is UTF-8.
 std::optional<double> ParseJsDateMs(std::string_view text);
 
-// `text` without leading and trailing JS whitespace (String.prototype.trim: ASCII space/tab/
-// VT/FF/CR/LF, NBSP, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF).
-// Input and output are UTF-8.
-std::string_view TrimJsWhitespace(std::string_view text);
-
-// ECMAScript Number::toString(10): "1.5", "-1", "NaN", "Infinity", "1e+21", "1e-7".
-std::string JsNumberToString(double value);
-
 // An immutable, validated LLMix RetryPolicy. The call pipeline drives the attempts itself
 // (backoffs are timers, not sleeps) and asks the policy what to do after each failure.
 class RetryPolicy {

@@ -1,5 +1,7 @@
 #include "tests/support/fixtures.h"
 
+#include "common/js_text.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -8,24 +10,6 @@
 namespace llmix::testing {
 
 namespace {
-
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {  // includes lone surrogates (WTF-8)
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 std::string DecodeU16(const std::string& spec) {
   std::vector<uint32_t> units;
@@ -37,10 +21,10 @@ std::string DecodeU16(const std::string& spec) {
     uint32_t u = units[i];
     if (u >= 0xD800 && u <= 0xDBFF && i + 1 < units.size() && units[i + 1] >= 0xDC00 &&
         units[i + 1] <= 0xDFFF) {
-      AppendUtf8(0x10000 + ((u - 0xD800) << 10) + (units[i + 1] - 0xDC00), out);
+      AppendWtf8(0x10000 + ((u - 0xD800) << 10) + (units[i + 1] - 0xDC00), out);
       ++i;
     } else {
-      AppendUtf8(u, out);
+      AppendWtf8(u, out);
     }
   }
   return out;

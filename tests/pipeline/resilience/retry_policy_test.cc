@@ -2,6 +2,9 @@
 // plus direct tests of the JS-compatible helpers (Date.parse, Number::toString, 2 ** n).
 #include "pipeline/resilience/retry_policy.h"
 
+#include "common/canonical_json.h"
+#include "common/js_text.h"
+
 #include <cmath>
 #include <limits>
 #include <map>
