@@ -30,13 +30,10 @@ google::protobuf::Timestamp ToProtoTime(absl::Time t) {
 }  // namespace
 
 ServiceMetrics::ServiceMetrics(MetricRegistry& registry)
-    : rejected_queue_full(registry
-                              .AddCounter("llmix_calls_rejected_total",
-                                          "Calls refused before running.", {"reason"})
-                              .With({"queue_full"})),
-      rejected_draining(registry.AddCounter("llmix_calls_rejected_draining_total",
-                                            "Calls refused while draining.", {})
-                            .With({})),
+    : rejected(registry.AddCounter("llmix_calls_rejected_total",
+                                   "Calls refused before running, by reason.", {"reason"})),
+      rejected_queue_full(rejected.With({"queue_full"})),
+      rejected_draining(rejected.With({"draining"})),
       in_flight(registry.AddGauge("llmix_calls_in_flight", "Calls inside the sidecar.", {})
                     .With({})),
       config_reloads(registry.AddCounter("llmix_config_reloads_total",

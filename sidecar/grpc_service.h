@@ -36,6 +36,7 @@ class ReloadStatus {
 
 struct ServiceMetrics {
   explicit ServiceMetrics(MetricRegistry& registry);
+  CounterFamily& rejected;  // {reason}: queue_full | draining
   Counter& rejected_queue_full;
   Counter& rejected_draining;
   Gauge& in_flight;
