@@ -14,13 +14,13 @@ struct DispatcherOptions {
   HttpTransportOptions transport;
 };
 
-class Dispatcher {
+class Dispatcher final : public Adapter {
  public:
   explicit Dispatcher(DispatcherOptions options);
-  ~Dispatcher();
+  ~Dispatcher() override;
 
   // Sends with the adapter for `request.provider`'s protocol.
-  ProviderOutcome Send(const ProviderRequest& request);
+  ProviderOutcome Send(const ProviderRequest& request) override;
   bool dummy_upstream() const { return options_.dummy_upstream; }
 
  private:

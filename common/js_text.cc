@@ -26,7 +26,56 @@ uint32_t DecodeUtf8(std::string_view s, size_t* pos) {
   return cp;
 }
 
+// Length of the strict UTF-8 sequence at s[i], or 0 when it is invalid (including overlong
+// forms and surrogates).
+size_t ValidUtf8At(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b0 = b(i);
+  if (b0 < 0x80) return 1;
+  const auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    if (b0 == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
+    if (b0 == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogate
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (b0 == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
+    if (b0 == 0xF4 && b(i + 1) >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
 }  // namespace
+
+std::string ToValidUtf8(std::string text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t n = ValidUtf8At(text, i);
+    if (n == 0) break;
+    i += n;
+  }
+  if (i == text.size()) return text;
+  std::string out = text.substr(0, i);
+  while (i < text.size()) {
+    const size_t n = ValidUtf8At(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      // Skip a whole encoded surrogate (3 bytes) as one character, else one byte.
+      const bool surrogate = i + 2 < text.size() && static_cast<unsigned char>(text[i]) == 0xED &&
+                             (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0xA0 &&
+                             (static_cast<unsigned char>(text[i + 2]) & 0xC0) == 0x80;
+      i += surrogate ? 3 : 1;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
 
 bool IsJsWhitespace(uint32_t cp) {
   switch (cp) {

@@ -20,4 +20,8 @@ std::string_view TrimJsWhitespace(std::string_view text);
 // Appends `code_point` encoded as WTF-8 (surrogates U+D800-U+DFFF as 3-byte sequences).
 void AppendWtf8(uint32_t code_point, std::string& out);
 
+// `text` as strict UTF-8 (what protobuf string fields require): every invalid byte sequence,
+// overlong form and encoded surrogate (WTF-8) becomes U+FFFD. Valid input is returned as is.
+std::string ToValidUtf8(std::string text);
+
 }  // namespace llmix

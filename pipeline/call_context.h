@@ -17,6 +17,7 @@
 #include "common/call_error.h"
 #include "common/telemetry.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/upstream_call.h"
 #include "registry/snapshot.h"
 
 namespace llmix::pipeline {
@@ -70,6 +71,9 @@ struct CallContext {
 
   // The last upstream exchange (set by dispatch).
   std::optional<adapters::ProviderOutcome> outcome;
+  // Key, kwargs, retry verdict, singleflight role and cancellation hook of the resilience
+  // stages (pipeline/upstream_call.h).
+  UpstreamCall upstream;
 
   // The call span (server span); stage spans are its descendants.
   std::unique_ptr<Span> span;

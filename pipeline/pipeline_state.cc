@@ -13,6 +13,20 @@ PipelineMetrics::PipelineMetrics(MetricRegistry& registry)
           {"stage"}, LatencyBucketsSeconds())),
       upstream_requests(registry.AddCounter("llmix_upstream_requests_total",
                                             "Upstream requests by provider and HTTP status.",
-                                            {"provider", "status"})) {}
+                                            {"provider", "status"})),
+      cache_hits(registry.AddCounter("llmix_cache_hits_total", "Response cache hits by tier.",
+                                     {"tier"})),
+      cache_misses(registry.AddCounter("llmix_cache_misses_total", "Response cache misses.", {})
+                       .With({})),
+      cache_l2_errors(registry.AddCounter("llmix_cache_l2_errors_total",
+                                          "Redis L2 errors by operation.", {"op"})),
+      cache_l2_up(registry.AddGauge("llmix_cache_l2_up", "1 while the Redis L2 is reachable.", {})
+                      .With({})),
+      cache_l2_write_drops(registry.AddCounter("llmix_cache_l2_write_drops_total",
+                                               "L2 writes dropped (queue full or Redis down).",
+                                               {})
+                               .With({})),
+      cache_l2_writes(registry.AddCounter("llmix_cache_l2_writes_total", "L2 writes done.", {})
+                          .With({})) {}
 
 }  // namespace llmix::pipeline

@@ -12,6 +12,9 @@
 #include "common/env.h"
 #include "common/logging.h"
 #include "common/telemetry.h"
+#include "pipeline/cache/l1_cache.h"
+#include "pipeline/cache/redis_l2.h"
+#include "pipeline/resilience_state.h"
 #include "registry/snapshot.h"
 
 namespace llmix::pipeline {
@@ -30,6 +33,13 @@ struct PipelineMetrics {
   HistogramFamily& call_seconds;     // {outcome}
   HistogramFamily& stage_seconds;    // {stage}
   CounterFamily& upstream_requests;  // {provider, status}: HTTP status or "network"
+  // Response cache (pipeline/cache).
+  CounterFamily& cache_hits;         // {tier}: l1 | l2
+  Counter& cache_misses;             // lookups that found nothing (bypass/refresh not counted)
+  CounterFamily& cache_l2_errors;    // {op}: get | set | connect
+  Gauge& cache_l2_up;                // 1 while Redis is reachable
+  Counter& cache_l2_write_drops;     // L2 writes dropped (queue full or Redis down)
+  Counter& cache_l2_writes;          // L2 writes done
 };
 
 // The active snapshot, swapped atomically on reload; readers take a reference once per call.
@@ -57,8 +67,16 @@ struct PipelineState {
   Logger& logger;
   Tracer& tracer;
   PipelineMetrics& metrics;
-  adapters::Dispatcher& dispatcher;
+  adapters::Adapter& adapter;  // the upstream (adapters::Dispatcher, or a test double)
   SnapshotHolder snapshots;
+  // Response cache: L1 always (set by the server), L2 when REDIS_URL is configured.
+  std::unique_ptr<cache::L1Cache> l1_cache = nullptr;
+  std::unique_ptr<cache::RedisL2> l2_cache = nullptr;
+  // Offline mode (--dummy-upstream): the key stage needs no API key.
+  bool dummy_upstream = false;
+  // Breakers, key pools, AIMD limiters, singleflight table, scheduler, executor
+  // (pipeline/resilience_state.h); BuildPipeline creates a default one when unset.
+  std::unique_ptr<ResilienceState> resilience = nullptr;
 };
 
 }  // namespace llmix::pipeline

@@ -137,9 +137,20 @@ absl::StatusOr<CurrentPointer> ReadCurrentPointer(const std::string& root_in) {
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(const std::string& root_in,
                                                              const CurrentPointer& pointer,
-                                                             const Clock& clock) {
+                                                             const Clock& clock,
+                                                             const RootTrustOptions* trust) {
   std::string root = PosixResolve({}, root_in);
   if (absl::Status s = ValidateRevision(pointer.revision); !s.ok()) return s;
+  if (trust != nullptr && trust->minimum_revision) {
+    absl::StatusOr<int> cmp = CompareRevision(pointer.revision, *trust->minimum_revision);
+    if (!cmp.ok()) return cmp.status();
+    if (*cmp < 0) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       absl::StrCat("Config Registry revision ", pointer.revision,
+                                    " is older than the minimum revision ",
+                                    *trust->minimum_revision));
+    }
+  }
   std::string compiled = JoinPath(JoinPath(root, "compiled"), pointer.revision);
   if (!PathExists(compiled)) {
     return MakeError(ErrorKind::kConfigNotFound,
@@ -153,6 +164,24 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(const std::string& 
   absl::StatusOr<Manifest> manifest =
       ParseManifest(*manifest_json, manifest_path, pointer.revision);
   if (!manifest.ok()) return manifest.status();
+  if (trust != nullptr && !trust->trusted_keys.empty()) {
+    const std::string root_path = JoinPath(compiled, kRegistryRootFilename);
+    absl::StatusOr<std::string> root_bytes = ReadFileBytes(root_path);
+    if (!root_bytes.ok()) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       absl::StrCat("Config Registry revision ", pointer.revision,
+                                    " is not signed (", root_path, " unreadable) and signatures "
+                                    "are required"));
+    }
+    absl::StatusOr<json> root_json = ParseRegistryJsonObject(*root_bytes, root_path);
+    if (!root_json.ok()) return root_json.status();
+    absl::StatusOr<json> envelope = ParseRegistryRootEnvelope(*root_json, root_path);
+    if (!envelope.ok()) return envelope.status();
+    if (absl::Status s = VerifyRegistryRoot(*envelope, *manifest, pointer.manifest_sha256, *trust);
+        !s.ok()) {
+      return s;
+    }
+  }
 
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->revision = pointer.revision;
@@ -188,10 +217,11 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(const std::string& 
 }
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(const std::string& root,
-                                                             const Clock& clock) {
+                                                             const Clock& clock,
+                                                             const RootTrustOptions* trust) {
   absl::StatusOr<CurrentPointer> pointer = ReadCurrentPointer(root);
   if (!pointer.ok()) return pointer.status();
-  return LoadRevision(root, *pointer, clock);
+  return LoadRevision(root, *pointer, clock, trust);
 }
 
 }  // namespace llmix::registry

@@ -11,6 +11,8 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "registry/revision.h"
+#include "registry/root_signature.h"
+#include "registry/root_signature.h"
 #include "registry/snapshot.h"
 
 namespace llmix::registry {
@@ -20,12 +22,15 @@ namespace llmix::registry {
 absl::StatusOr<CurrentPointer> ReadCurrentPointer(const std::string& root);
 
 // Loads and verifies the revision `pointer` names. `loaded_at` is `clock.Wall()`.
-absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(const std::string& root,
-                                                             const CurrentPointer& pointer,
-                                                             const Clock& clock);
+// With `trust`: the revision must not compare lower than trust->minimum_revision, and when
+// trusted keys are configured its registry-root.json must bind this manifest and carry enough
+// valid signatures by trusted keys (root_signature.h).
+absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(
+    const std::string& root, const CurrentPointer& pointer, const Clock& clock,
+    const RootTrustOptions* trust = nullptr);
 
 // ReadCurrentPointer + LoadRevision.
-absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(const std::string& root,
-                                                             const Clock& clock);
+absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot(
+    const std::string& root, const Clock& clock, const RootTrustOptions* trust = nullptr);
 
 }  // namespace llmix::registry

@@ -142,7 +142,7 @@ void SnapshotWatcher::Check() {
     return;
   }
   absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot =
-      pointer.ok() ? LoadRevision(root_, *pointer, clock_)
+      pointer.ok() ? LoadRevision(root_, *pointer, clock_, &options_.trust)
                    : absl::StatusOr<std::shared_ptr<const Snapshot>>(pointer.status());
   if (snapshot.ok()) {
     delivered_ = *pointer;

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "registry/revision.h"
+#include "registry/root_signature.h"
 #include "registry/snapshot.h"
 
 namespace llmix::registry {
@@ -27,6 +28,7 @@ class SnapshotWatcher {
   struct Options {
     absl::Duration poll_interval = absl::Seconds(10);
     bool use_inotify = true;
+    RootTrustOptions trust;  // signatures / minimum revision every load must satisfy
   };
   // Receives every newly activated snapshot, or the error that kept one from loading (each
   // distinct error once; the old snapshot stays in use). After an error, the next successful

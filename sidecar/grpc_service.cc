@@ -64,9 +64,34 @@ class LlmixService::CallReactor final : public grpc::ServerUnaryReactor {
     service_->CallEnded();
     delete this;
   }
+  // The client went away (or the server is shutting down): stop retries and wake any wait
+  // the call is parked in (backoff, AIMD queue, singleflight).
+  void OnCancel() override {
+    absl::MutexLock l(&mu_);
+    cancelled_ = true;
+    if (ctx_ != nullptr) Cancel(*ctx_);
+  }
+  // The pipeline context of this call, while it exists (Detach before freeing it).
+  void Attach(pipeline::CallContext* ctx) {
+    absl::MutexLock l(&mu_);
+    ctx_ = ctx;
+    if (cancelled_) Cancel(*ctx_);
+  }
+  void Detach() {
+    absl::MutexLock l(&mu_);
+    ctx_ = nullptr;
+  }
 
  private:
+  static void Cancel(pipeline::CallContext& ctx) {
+    ctx.cancelled.store(true);
+    ctx.upstream.cancel.Cancel();
+  }
+
   LlmixService* service_;
+  absl::Mutex mu_;
+  pipeline::CallContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* context,
@@ -106,7 +131,9 @@ void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallR
     ctx.input.timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
   }
 
-  auto finish = [this, response, reactor](std::unique_ptr<CallJob> done_job) {
+  auto* call_reactor = static_cast<CallReactor*>(reactor);
+  auto finish = [this, response, reactor, call_reactor](std::unique_ptr<CallJob> done_job) {
+    call_reactor->Detach();
     pipeline::CallContext& c = done_job->ctx;
     const std::string outcome = OutcomeLabel(c);
     state_.metrics.calls.With({outcome}).Add();
@@ -131,6 +158,7 @@ void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallR
     return;
   }
   CallJob* raw = job.release();
+  call_reactor->Attach(&raw->ctx);
   pipeline_.Run(raw->ctx, [raw, finish]() mutable { finish(std::unique_ptr<CallJob>(raw)); });
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "sidecar/cache_key_command.h"
 #include "sidecar/call_command.h"
 #include "sidecar/options.h"
 #include "sidecar/registry_commands.h"
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
     "  publish   validate presets and publish a registry revision (--root DIR ...)\n"
     "  validate  check every preset of a registry source tree (--root DIR)\n"
     "  activate  point current.json at a compiled revision (--root DIR REVISION)\n"
+    "  cache-key print the response-cache key of a call (JSON on stdin; see --help)\n"
     "  --version print the version\n";
 
 int Serve(const std::vector<std::string>& args, const llmix::Env& env) {
@@ -79,6 +81,9 @@ int main(int argc, char** argv) {
   }
   if (cmd == "serve") return Serve(rest, env);
   if (cmd == "call") return llmix::sidecar::RunCallCommand(rest, env);
+  if (cmd == "cache-key") {
+    return llmix::sidecar::RunCacheKeyCommand(rest, env, std::cin, std::cout, std::cerr);
+  }
   if (cmd == "publish") return llmix::sidecar::RunPublishCommand(rest);
   if (cmd == "validate") return llmix::sidecar::RunValidateCommand(rest);
   if (cmd == "activate") return llmix::sidecar::RunActivateCommand(rest);

@@ -1,6 +1,7 @@
 #include "sidecar/options.h"
 
 #include <functional>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -38,6 +39,16 @@ const std::vector<OptionSpec>& Specs() {
       {"registry", "LLMIX_REGISTRY_DIR", Kind::kString,
        "Config registry directory (the one holding current.json)",
        [](ServeOptions& o) -> void* { return &o.registry_dir; }},
+      {"registry-trusted-key", "LLMIX_REGISTRY_TRUSTED_KEYS", Kind::kList,
+       "KEY_ID=PEM_PATH of a public key trusted to sign registry roots (repeatable; env: comma "
+       "list). When set, every revision must carry a valid registry-root.json signature",
+       [](ServeOptions& o) -> void* { return &o.registry_trusted_keys; }},
+      {"registry-min-signatures", "LLMIX_REGISTRY_MIN_SIGNATURES", Kind::kInt,
+       "Valid signatures by distinct trusted keys a revision needs",
+       [](ServeOptions& o) -> void* { return &o.registry_min_signatures; }, 1, 16},
+      {"registry-min-revision", "LLMIX_REGISTRY_MIN_REVISION", Kind::kString,
+       "Refuse revisions that sort before this one (rollback protection)",
+       [](ServeOptions& o) -> void* { return &o.registry_min_revision; }},
       {"registry-poll-ms", "LLMIX_REGISTRY_POLL_MS", Kind::kInt,
        "Fallback poll interval for current.json (changes are normally seen at once via inotify)",
        [](ServeOptions& o) -> void* { return &o.registry_poll_ms; }, 100, 3600000},
@@ -76,6 +87,69 @@ const std::vector<OptionSpec>& Specs() {
       {"ready-file", "LLMIX_READY_FILE", Kind::kString,
        "Write the bound addresses as JSON here once serving (for scripts and tests)",
        [](ServeOptions& o) -> void* { return &o.ready_file; }},
+      // Resilience (README "Resilience").
+      {"max-retries", "LLMIX_MAX_RETRIES", Kind::kInt,
+       "Retries after the first upstream attempt (a preset's common.maxRetries wins)",
+       [](ServeOptions& o) -> void* { return &o.max_retries; }, 0, 100},
+      {"retry-base-ms", "LLMIX_RETRY_BASE_MS", Kind::kInt,
+       "Backoff before retry n: min(2^n * base, max) + random jitter",
+       [](ServeOptions& o) -> void* { return &o.retry_base_ms; }, 0, 3600000},
+      {"retry-max-delay-ms", "LLMIX_RETRY_MAX_DELAY_MS", Kind::kInt,
+       "Cap of the exponential part of the backoff",
+       [](ServeOptions& o) -> void* { return &o.retry_max_delay_ms; }, 0, 3600000},
+      {"retry-jitter-ms", "LLMIX_RETRY_JITTER_MS", Kind::kInt,
+       "Random jitter added to each backoff: [0, jitter]",
+       [](ServeOptions& o) -> void* { return &o.retry_jitter_ms; }, 0, 3600000},
+      {"retry-after-cap-ms", "LLMIX_RETRY_AFTER_CAP_MS", Kind::kInt,
+       "Longest Retry-After honoured (longer values are capped)",
+       [](ServeOptions& o) -> void* { return &o.retry_after_cap_ms; }, 0, 3600000},
+      {"breaker-threshold", "LLMIX_BREAKER_THRESHOLD", Kind::kInt,
+       "Consecutive failed calls (retryable status or network error) that open a breaker",
+       [](ServeOptions& o) -> void* { return &o.breaker_threshold; }, 1, 1000000},
+      {"breaker-cooldown-ms", "LLMIX_BREAKER_COOLDOWN_MS", Kind::kInt,
+       "How long an open breaker refuses calls before half-open probes (doubles up to 300 s "
+       "after a failed probe round)",
+       [](ServeOptions& o) -> void* { return &o.breaker_cooldown_ms; }, 0, 3600000},
+      {"breaker-half-open-probes", "LLMIX_BREAKER_HALF_OPEN_PROBES", Kind::kInt,
+       "Probe calls a half-open breaker admits; a majority of successes closes it",
+       [](ServeOptions& o) -> void* { return &o.breaker_half_open_probes; }, 1, 100000},
+      {"aimd-initial", "LLMIX_AIMD_INITIAL", Kind::kInt,
+       "Concurrent upstream calls per provider at start (and the most it grows back to)",
+       [](ServeOptions& o) -> void* { return &o.aimd_initial; }, 1, 100000},
+      {"aimd-min", "LLMIX_AIMD_MIN", Kind::kInt,
+       "Floor of the per-provider concurrency window when it shrinks on 429",
+       [](ServeOptions& o) -> void* { return &o.aimd_min; }, 1, 100000},
+      {"global-concurrency", "LLMIX_GLOBAL_CONCURRENCY", Kind::kInt,
+       "Concurrent upstream calls across all providers (0: LLM_GLOBAL_CONCURRENCY, else no cap)",
+       [](ServeOptions& o) -> void* { return &o.global_concurrency; }, 0, 1000000},
+      {"singleflight", "LLMIX_SINGLEFLIGHT", Kind::kBool,
+       "Identical concurrent calls share one upstream request (--singleflight=false to disable)",
+       [](ServeOptions& o) -> void* { return &o.singleflight; }},
+      {"cache-max-entries", "LLMIX_CACHE_MAX_ENTRIES", Kind::kInt,
+       "Response cache (L1, in process): most entries",
+       [](ServeOptions& o) -> void* { return &o.cache_max_entries; }, 1, 1 << 28},
+      {"cache-max-bytes", "LLMIX_CACHE_MAX_BYTES", Kind::kInt,
+       "Response cache (L1, in process): most bytes (keys + values + overhead)",
+       [](ServeOptions& o) -> void* { return &o.cache_max_bytes; }, 4096, 1 << 30},
+      {"redis-url", "REDIS_URL", Kind::kString,
+       "Shared L2 response cache: redis://[[user]:password@]host:port[/db] or "
+       "unix:///path/redis.sock (empty: L1 only; no TLS, see README)",
+       [](ServeOptions& o) -> void* { return &o.redis_url; }},
+      {"redis-timeout-ms", "LLMIX_REDIS_TIMEOUT_MS", Kind::kInt,
+       "L2 GET timeout on the call path (a timeout is a miss and marks Redis down)",
+       [](ServeOptions& o) -> void* { return &o.redis_timeout_ms; }, 1, 60000},
+      {"redis-connect-timeout-ms", "LLMIX_REDIS_CONNECT_TIMEOUT_MS", Kind::kInt,
+       "Redis connect timeout (connections are made off the call path)",
+       [](ServeOptions& o) -> void* { return &o.redis_connect_timeout_ms; }, 1, 60000},
+      {"redis-write-timeout-ms", "LLMIX_REDIS_WRITE_TIMEOUT_MS", Kind::kInt,
+       "L2 SETEX timeout on the background writer",
+       [](ServeOptions& o) -> void* { return &o.redis_write_timeout_ms; }, 1, 60000},
+      {"redis-pool-size", "LLMIX_REDIS_POOL_SIZE", Kind::kInt,
+       "Redis connections for L2 reads (each used by one worker at a time)",
+       [](ServeOptions& o) -> void* { return &o.redis_pool_size; }, 1, 1024},
+      {"redis-write-queue", "LLMIX_REDIS_WRITE_QUEUE", Kind::kInt,
+       "Pending L2 writes before new ones are dropped (and counted)",
+       [](ServeOptions& o) -> void* { return &o.redis_write_queue; }, 1, 1 << 20},
   };
   return specs;
 }
@@ -137,7 +211,7 @@ absl::StatusOr<ServeOptions> ParseServeOptions(const std::vector<std::string>& a
       if (auto st = Apply(spec, o, *v, spec.env, true); !st.ok()) return st;
     }
   }
-  bool cli_grpc_listen = false;
+  std::set<const OptionSpec*> cli_lists;  // list options given on the command line
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a.rfind("--", 0) != 0) {
@@ -166,9 +240,8 @@ absl::StatusOr<ServeOptions> ParseServeOptions(const std::vector<std::string>& a
         return absl::InvalidArgumentError(absl::StrCat("--", name, ": missing value"));
       }
     }
-    if (spec->kind == Kind::kList && !cli_grpc_listen) {
-      o.grpc_listen.clear();  // flags replace the env/default list
-      cli_grpc_listen = true;
+    if (spec->kind == Kind::kList && cli_lists.insert(spec).second) {
+      static_cast<std::vector<std::string>*>(spec->field(o))->clear();  // flags replace env
     }
     if (auto st = Apply(*spec, o, value, "--" + name, false); !st.ok()) return st;
   }

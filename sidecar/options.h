@@ -17,6 +17,9 @@ struct ServeOptions {
   std::string admin_listen = "127.0.0.1:9464";
   std::string registry_dir;  // directory holding current.json; empty: no registry
   int registry_poll_ms = 10000;  // fallback poll of current.json (inotify is the fast path)
+  std::vector<std::string> registry_trusted_keys;  // KEY_ID=PEM; non-empty: signatures required
+  int registry_min_signatures = 1;
+  std::string registry_min_revision;  // empty: no minimum
   std::string state_dir;     // default: LLMix state dir rule
   bool dummy_upstream = false;
   int workers = 64;
@@ -30,6 +33,28 @@ struct ServeOptions {
   std::string ca_file;
   std::string log_level = "info";
   std::string ready_file;  // JSON with the bound addresses, written once serving
+  // Resilience (README "Resilience"); defaults are LLMix's.
+  int max_retries = 3;
+  int retry_base_ms = 1000;
+  int retry_max_delay_ms = 30000;
+  int retry_jitter_ms = 1000;
+  int retry_after_cap_ms = 60000;
+  int breaker_threshold = 3;
+  int breaker_cooldown_ms = 30000;
+  int breaker_half_open_probes = 10;
+  int aimd_initial = 32;
+  int aimd_min = 4;
+  int global_concurrency = 0;  // 0: LLM_GLOBAL_CONCURRENCY, else no cap
+  bool singleflight = true;
+  // Response cache (README "Cache"): L1 bounds, and the Redis L2 (REDIS_URL; empty: L1 only).
+  int cache_max_entries = 1000;
+  int cache_max_bytes = 64 << 20;
+  std::string redis_url;
+  int redis_timeout_ms = 100;          // GET on the call path
+  int redis_connect_timeout_ms = 500;
+  int redis_write_timeout_ms = 1000;   // background SETEX
+  int redis_pool_size = 8;
+  int redis_write_queue = 1024;
 };
 
 // Parses flags (`--name value` or `--name=value`) over env defaults. Unknown flags, missing

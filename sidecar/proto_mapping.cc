@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/js_json.h"
+#include "common/js_text.h"
 
 namespace llmix::sidecar {
 
@@ -161,12 +162,14 @@ absl::Status ToCallInput(const v1::CallRequest& r, pipeline::CallInput* out) {
   return absl::OkStatus();
 }
 
+// Protobuf string fields must be valid UTF-8, and provider text can hold anything a JS string
+// can (lone surrogates included), so every string is made strict UTF-8 on the way out.
 void ToCallResponse(pipeline::CallResult&& r, v1::CallResponse* out) {
   out->set_success(r.success);
-  out->set_content(std::move(r.content));
-  out->set_model(std::move(r.model));
-  out->set_provider(std::move(r.provider));
-  if (r.thinking_content) out->set_thinking_content(std::move(*r.thinking_content));
+  out->set_content(ToValidUtf8(std::move(r.content)));
+  out->set_model(ToValidUtf8(std::move(r.model)));
+  out->set_provider(ToValidUtf8(std::move(r.provider)));
+  if (r.thinking_content) out->set_thinking_content(ToValidUtf8(std::move(*r.thinking_content)));
   v1::Usage* u = out->mutable_usage();
   u->set_input_tokens(r.usage.input_tokens);
   u->set_output_tokens(r.usage.output_tokens);
@@ -175,28 +178,28 @@ void ToCallResponse(pipeline::CallResult&& r, v1::CallResponse* out) {
   if (r.usage.reasoning_tokens) u->set_reasoning_tokens(*r.usage.reasoning_tokens);
   for (auto& tc : r.tool_calls) {
     v1::ToolCall* t = out->add_tool_calls();
-    t->set_id(std::move(tc.id));
+    t->set_id(ToValidUtf8(std::move(tc.id)));
     t->set_type("function");
-    t->mutable_function()->set_name(std::move(tc.name));
-    t->mutable_function()->set_arguments(std::move(tc.arguments));
+    t->mutable_function()->set_name(ToValidUtf8(std::move(tc.name)));
+    t->mutable_function()->set_arguments(ToValidUtf8(std::move(tc.arguments)));
   }
-  out->set_finish_reason(std::move(r.finish_reason));
+  out->set_finish_reason(ToValidUtf8(std::move(r.finish_reason)));
   if (r.error) {
     v1::Error* e = out->mutable_error();
     e->set_code(static_cast<v1::ErrorCode>(static_cast<int>(r.error->code)));
-    e->set_message(std::move(r.error->message));
+    e->set_message(ToValidUtf8(std::move(r.error->message)));
     e->set_retryable(r.error->retryable);
     e->set_http_status(r.error->http_status);
-    e->set_provider(std::move(r.error->provider));
+    e->set_provider(ToValidUtf8(std::move(r.error->provider)));
     if (r.error->retry_after_ms) e->set_retry_after_ms(*r.error->retry_after_ms);
-    e->set_provider_error_type(std::move(r.error->provider_error_type));
+    e->set_provider_error_type(ToValidUtf8(std::move(r.error->provider_error_type)));
   }
   switch (r.cache_tier) {
     case pipeline::CacheTier::kL1: out->set_cache_hit(v1::CACHE_TIER_L1); break;
     case pipeline::CacheTier::kL2: out->set_cache_hit(v1::CACHE_TIER_L2); break;
     default: out->set_cache_hit(v1::CACHE_TIER_NONE); break;
   }
-  out->set_config_revision(std::move(r.config_revision));
+  out->set_config_revision(ToValidUtf8(std::move(r.config_revision)));
   out->set_attempts(r.attempts);
   out->set_trace_id(std::move(r.trace_id));
 }

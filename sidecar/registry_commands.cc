@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "nlohmann/json.hpp"
 #include "registry/publisher.h"
+#include "registry/root_signature.h"
 
 namespace llmix::sidecar {
 
@@ -17,12 +18,15 @@ struct RegistryArgs {
   std::optional<std::string> revision;
   std::optional<std::string> published_at;
   bool no_activate = false;
+  std::optional<std::string> sign_key;  // KEY_ID=PRIVATE_PEM
+  std::string signer = "llmix-sidecar";
   std::vector<std::string> positional;
 };
 
 constexpr const char* kUsage =
     "usage:\n"
     "  llmix-sidecar publish --root DIR [--revision ID] [--published-at ISO8601] [--no-activate]\n"
+    "                        [--sign-key KEY_ID=PRIVATE_PEM [--signer NAME]]\n"
     "  llmix-sidecar validate --root DIR\n"
     "  llmix-sidecar activate --root DIR REVISION\n"
     "DIR holds source/<module>/<preset>.mda, compiled/ and current.json.\n";
@@ -50,6 +54,11 @@ std::string Parse(const std::vector<std::string>& args, RegistryArgs* out) {
     } else if (a == "--published-at") {
       if (!value(&v)) return "--published-at: missing value";
       out->published_at = v;
+    } else if (a == "--sign-key") {
+      if (!value(&v)) return "--sign-key: missing value";
+      out->sign_key = v;
+    } else if (a == "--signer") {
+      if (!value(&out->signer)) return "--signer: missing value";
     } else if (a == "--no-activate") {
       out->no_activate = true;
     } else if (a.rfind("--", 0) == 0) {
@@ -90,6 +99,11 @@ int RunPublishCommand(const std::vector<std::string>& args) {
   registry::PublishOptions options;
   options.revision = a.revision;
   options.activate = !a.no_activate;
+  if (a.sign_key) {
+    auto key = registry::LoadRootKey(*a.sign_key, /*is_private=*/true);
+    if (!key.ok()) return Usage("publish", std::string(key.status().message()));
+    options.registry_root_signer = registry::MakeRootSigner(*std::move(key), a.signer);
+  }
   auto result = publisher.Publish(options);
   if (!result.ok()) return Fail(result.status());
   nlohmann::json out = {{"revision", result->revision},

@@ -14,11 +14,14 @@
 #include "absl/strings/str_cat.h"
 #include "adapters/dispatcher.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/cache/cache_policy.h"
 #include "pipeline/pipeline_builder.h"
 #include "registry/snapshot_loader.h"
 #include "registry/watcher.h"
 #include "sidecar/admin_server.h"
+#include "sidecar/cache_setup.h"
 #include "sidecar/grpc_service.h"
+#include "sidecar/resilience_setup.h"
 #include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
@@ -80,13 +83,18 @@ absl::Status Sidecar::Start() {
   popts.max_request_bytes = options_.max_request_bytes;
   state_.reset(new pipeline::PipelineState{popts, clock_, env_, logger_, tracer_,
                                            *pipeline_metrics_, *dispatcher_, {}});
-  pipeline_ = pipeline::BuildPipeline(*state_);
+  if (auto st = InstallCaches(options_, *state_); !st.ok()) return st;
   pool_ = std::make_unique<WorkerPool>(options_.workers, options_.queue_size);
+  scheduler_ = std::make_unique<ThreadScheduler>(clock_);
+  if (auto st = InstallResilience(options_, env_, *state_, *scheduler_, *pool_); !st.ok()) {
+    return st;
+  }
+  pipeline_ = pipeline::BuildPipeline(*state_);
   reload_status_ = std::make_unique<ReloadStatus>();
   service_ = std::make_unique<LlmixService>(*state_, *pipeline_, *pool_, *service_metrics_,
                                             *reload_status_, options_.registry_dir);
 
-  StartRegistry();
+  if (absl::Status st = StartRegistry(); !st.ok()) return st;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -139,15 +147,24 @@ absl::Status Sidecar::Start() {
   return WriteReadyFile();
 }
 
-void Sidecar::StartRegistry() {
-  if (options_.registry_dir.empty()) return;
+absl::Status Sidecar::StartRegistry() {
+  if (options_.registry_dir.empty()) return absl::OkStatus();
   // The first load happens here, before serving, so a healthy registry is live at once; a
   // broken one is reported and the watcher keeps trying (inline configs still work).
-  auto first = registry::LoadSnapshot(options_.registry_dir, clock_);
-  std::shared_ptr<const registry::Snapshot> current = first.ok() ? *first : nullptr;
-  OnSnapshot(std::move(first));
   registry::SnapshotWatcher::Options wopts;
   wopts.poll_interval = absl::Milliseconds(options_.registry_poll_ms);
+  wopts.trust.min_signatures = options_.registry_min_signatures;
+  if (!options_.registry_min_revision.empty()) {
+    wopts.trust.minimum_revision = options_.registry_min_revision;
+  }
+  for (const std::string& spec : options_.registry_trusted_keys) {
+    auto key = registry::LoadRootKey(spec, /*is_private=*/false);
+    if (!key.ok()) return key.status();
+    wopts.trust.trusted_keys.push_back(*std::move(key));
+  }
+  auto first = registry::LoadSnapshot(options_.registry_dir, clock_, &wopts.trust);
+  std::shared_ptr<const registry::Snapshot> current = first.ok() ? *first : nullptr;
+  OnSnapshot(std::move(first));
   watcher_ = std::make_unique<registry::SnapshotWatcher>(
       options_.registry_dir, clock_, wopts,
       [this](absl::StatusOr<std::shared_ptr<const registry::Snapshot>> s) {
@@ -158,10 +175,19 @@ void Sidecar::StartRegistry() {
     const std::string error(st.message());
     logger_.Error("registry watcher failed to start", {{"error", std::string_view(error)}});
   }
+  return absl::OkStatus();
 }
 
 void Sidecar::OnSnapshot(absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snapshot) {
   const absl::Time now = clock_.Wall();
+  if (snapshot.ok()) {
+    // A revision whose presets need what this process lacks (e.g. strict `redis` caching
+    // without REDIS_URL) is refused like any other invalid revision.
+    if (absl::Status st = cache::CheckCacheRequirements(**snapshot, state_->l2_cache != nullptr);
+        !st.ok()) {
+      snapshot = st;
+    }
+  }
   if (!snapshot.ok()) {
     // Keep serving the revision we have; say why the new one was refused.
     const std::string error(snapshot.status().message());
@@ -212,10 +238,14 @@ void Sidecar::Drain() {
   // client connections open (GOAWAY round trips), which only delays the exit.
   const bool idle = service_->WaitIdle(absl::Milliseconds(options_.drain_grace_ms));
   if (!idle) logger_.Warn("drain grace period over; cancelling the calls still in flight");
+  // Calls parked in a backoff or an AIMD queue end now rather than at their timers.
+  if (state_ && state_->resilience) state_->resilience->BeginShutdown();
+  if (scheduler_) scheduler_->FireAllNow();
   grpc_server_->Shutdown(std::chrono::system_clock::now());
   grpc_server_->Wait();
   if (watcher_) watcher_->Stop();
   pool_->Shutdown();
+  if (scheduler_) scheduler_->Shutdown();
   if (admin_) admin_->Stop();
   for (const std::string& path : unix_sockets_) unlink(path.c_str());
   grpc_server_.reset();

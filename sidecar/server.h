@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/env.h"
 #include "common/logging.h"
+#include "common/scheduler.h"
 #include "common/telemetry.h"
 #include "sidecar/options.h"
 
@@ -58,7 +59,7 @@ class Sidecar {
 
  private:
   absl::Status WriteReadyFile() const;
-  void StartRegistry();
+  absl::Status StartRegistry();  // bad trust settings are a startup error
   void OnSnapshot(absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snapshot);
 
   ServeOptions options_;
@@ -73,6 +74,7 @@ class Sidecar {
   std::unique_ptr<pipeline::PipelineState> state_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<ThreadScheduler> scheduler_;  // retry backoffs and wait deadlines
   std::unique_ptr<ReloadStatus> reload_status_;
   std::unique_ptr<LlmixService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

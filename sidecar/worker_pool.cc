@@ -16,6 +16,17 @@ bool WorkerPool::TrySubmit(absl::AnyInvocable<void() &&> task) {
   return true;
 }
 
+void WorkerPool::Submit(Task task) {
+  {
+    absl::MutexLock l(&mu_);
+    if (!joined_) {
+      resume_.push_back(std::move(task));
+      return;
+    }
+  }
+  std::move(task)();  // no worker left: finish the call here rather than strand it
+}
+
 size_t WorkerPool::queue_depth() const {
   absl::MutexLock l(&mu_);
   return queue_.size();
@@ -31,6 +42,13 @@ void WorkerPool::Shutdown() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  std::deque<Task> left;
+  {
+    absl::MutexLock l(&mu_);
+    joined_ = true;
+    left.swap(resume_);
+  }
+  for (Task& t : left) std::move(t)();
 }
 
 void WorkerPool::Loop() {
@@ -39,12 +57,18 @@ void WorkerPool::Loop() {
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !queue_.empty();
+        return stopping_ || !queue_.empty() || !resume_.empty();
       };
       mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping and drained
-      task = std::move(queue_.front());
-      queue_.pop_front();
+      if (!resume_.empty()) {
+        task = std::move(resume_.front());
+        resume_.pop_front();
+      } else if (!queue_.empty()) {
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      } else {
+        return;  // stopping and drained
+      }
     }
     std::move(task)();
   }

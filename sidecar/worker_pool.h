@@ -10,10 +10,14 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
+#include "common/scheduler.h"
 
 namespace llmix::sidecar {
 
-class WorkerPool {
+// Also the pipeline's Executor: Submit() queues a resumed call (after a backoff timer, an
+// AIMD release, a singleflight result) on a separate resume lane that is never refused and is
+// served before new calls, so admitted work finishes first.
+class WorkerPool final : public Executor {
  public:
   WorkerPool(int threads, size_t queue_capacity);
   ~WorkerPool();  // Shutdown()
@@ -22,6 +26,8 @@ class WorkerPool {
 
   // Queues `task`; false (and `task` dropped) when the queue is full or shutting down.
   bool TrySubmit(absl::AnyInvocable<void() &&> task);
+  // Executor: queues on the resume lane (no capacity limit); after Shutdown() it runs inline.
+  void Submit(Task task) override;
   // Stops accepting, runs what is queued, joins the threads. Idempotent.
   void Shutdown();
 
@@ -34,6 +40,8 @@ class WorkerPool {
   const size_t capacity_;
   mutable absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Task> resume_ ABSL_GUARDED_BY(mu_);  // served first
+  bool joined_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

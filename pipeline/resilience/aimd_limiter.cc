@@ -252,3 +252,14 @@ void LimiterRegistry::CloseAll() {
 }
 
 }  // namespace llmix::resilience
+
+namespace llmix::resilience {
+
+std::vector<std::pair<std::string, AdaptiveSemaphore*>> LimiterRegistry::All() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, AdaptiveSemaphore*>> out;
+  for (const auto& [provider, limiter] : limiters_) out.emplace_back(provider, limiter.get());
+  return out;
+}
+
+}  // namespace llmix::resilience

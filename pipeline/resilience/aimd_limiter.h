@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -133,6 +134,8 @@ class LimiterRegistry {
   LimiterRegistry& operator=(const LimiterRegistry&) = delete;
 
   AdaptiveSemaphore& Get(std::string_view provider);
+  // (provider, limiter) for every limiter created so far, in no particular order.
+  std::vector<std::pair<std::string, AdaptiveSemaphore*>> All() const;
   // Closes every limiter (shutdown: queued waiters are rejected).
   void CloseAll();
 

@@ -164,3 +164,14 @@ size_t CircuitBreakerRegistry::size() const {
 }
 
 }  // namespace llmix::resilience
+
+namespace llmix::resilience {
+
+std::vector<CircuitBreaker*> CircuitBreakerRegistry::All() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<CircuitBreaker*> out;
+  for (const auto& [key, breaker] : breakers_) out.push_back(breaker.get());
+  return out;
+}
+
+}  // namespace llmix::resilience

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -112,6 +113,8 @@ class CircuitBreakerRegistry {
 
   CircuitBreaker& Get(std::string_view provider, std::string_view base_url);
   size_t size() const;
+  // Every breaker created so far (stable pointers), in no particular order.
+  std::vector<CircuitBreaker*> All() const;
 
  private:
   const Clock& clock_;

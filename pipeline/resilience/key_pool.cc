@@ -144,3 +144,17 @@ void KeyPoolRegistry::Set(std::string_view provider, std::shared_ptr<KeyPool> po
 }
 
 }  // namespace llmix::resilience
+
+namespace llmix::resilience {
+
+void KeyPoolRegistry::Erase(std::string_view provider) {
+  absl::MutexLock lock(&mu_);
+  pools_.erase(std::string(provider));
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<KeyPool>>> KeyPoolRegistry::All() const {
+  absl::MutexLock lock(&mu_);
+  return {pools_.begin(), pools_.end()};
+}
+
+}  // namespace llmix::resilience

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -90,6 +91,10 @@ class KeyPoolRegistry {
   // The installed pool, or nullptr.
   std::shared_ptr<KeyPool> Find(std::string_view provider) const;
   void Set(std::string_view provider, std::shared_ptr<KeyPool> pool);
+  // Drops the provider's pool (the next Get loads it again).
+  void Erase(std::string_view provider);
+  // (provider, pool) for every installed or loaded pool, in no particular order.
+  std::vector<std::pair<std::string, std::shared_ptr<KeyPool>>> All() const;
 
  private:
   const Env& env_;

@@ -1,5 +1,7 @@
 #include "common/env.h"
 
+#include "common/js_text.h"
+
 #include <gtest/gtest.h>
 
 #include "tests/support/fixtures.h"
@@ -26,6 +28,17 @@ TEST(StateDir, FallsBackToHome) {
   MapEnv env;
   env.Set("HOME", "/home/u");
   EXPECT_EQ(ResolveStateDir(env), "/home/u/.local/state/llmix");
+}
+
+TEST(JsText, ToValidUtf8ReplacesWhatProtobufRefuses) {
+  EXPECT_EQ(ToValidUtf8("plain \xC3\xA9 \xF0\x9F\x98\x80"), "plain \xC3\xA9 \xF0\x9F\x98\x80");
+  std::string lone;
+  AppendWtf8(0xD800, lone);  // a lone surrogate, as a JS string can hold
+  EXPECT_EQ(ToValidUtf8("a" + lone + "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ToValidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(ToValidUtf8("x\xFF"), "x\xEF\xBF\xBD");
+  EXPECT_EQ(ToValidUtf8("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
+  EXPECT_EQ(TrimJsWhitespace("\xC2\xA0 x \xE3\x80\x80"), "x");
 }
 
 }  // namespace

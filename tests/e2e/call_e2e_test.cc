@@ -15,8 +15,10 @@ namespace {
 class CallE2E : public ::testing::Test {
  protected:
   void SetUp() override {
+    // No retries here: these tests look at how one upstream answer is reported
+    // (resilience_e2e_test covers retries).
     sidecar_ = std::make_unique<SidecarProcess>(
-        std::vector<std::string>{},
+        std::vector<std::string>{"--max-retries", "0"},
         std::map<std::string, std::optional<std::string>>{
             {"OPENAI_BASE_URL", fake_.base_url()}, {"OPENAI_API_KEY", "sk-test-e2e-secret-0001"}});
     ASSERT_TRUE(sidecar_->ready()) << sidecar_->error();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "tests/e2e/sidecar_process.h"
 #include "tests/fakes/fake_openai.h"
+#include "tests/support/test_keys.h"
 
 namespace llmix::testing {
 namespace {
@@ -178,6 +179,18 @@ TEST_F(RegistryE2E, InvalidPresetIsRefusedByPublishAndValidate) {
   EXPECT_TRUE(CallHello().success());
 }
 
+TEST_F(RegistryE2E, StrictRedisPresetWithoutRedisIsRefusedAtLoad) {
+  const std::string good = Info().revision();
+  const std::string path = root_ + "/source/demo/hello.mda";
+  WriteFile(path, absl::StrReplaceAll(ReadFile(path), {{"strategy: memory", "strategy: redis"}}));
+  ASSERT_EQ(Cli({"publish", "--root", root_}).exit_code, 0);  // valid for LLMix: publish accepts
+  ASSERT_TRUE(WaitFor([&] { return !Info().last_reload_error().empty(); }));
+  EXPECT_NE(Info().last_reload_error().find("demo/hello"), std::string::npos)
+      << Info().last_reload_error();
+  EXPECT_EQ(Info().revision(), good);
+  EXPECT_TRUE(CallHello().success());
+}
+
 TEST_F(RegistryE2E, ActivateRollsBackWithoutRestart) {
   const std::string first = Info().revision();
   SetModel("gpt-4o-mini", "gpt-next");
@@ -209,6 +222,57 @@ TEST_F(RegistryE2E, PublishIsReproducibleAndIdempotent) {
   ASSERT_EQ(no_activate.exit_code, 0) << no_activate.err;
   EXPECT_TRUE(fs::exists(a + "/compiled/r-manual/manifest.json"));
   EXPECT_EQ(ReadFile(a + "/current.json"), ReadFile(b + "/current.json"));
+}
+
+TEST(RegistrySignedE2E, OnlySignedRevisionsGoLive) {
+  TempDir dir;
+  const std::string root = dir.File("llm");
+  fs::create_directories(root);
+  fs::copy(std::string(LLMIX_SOURCE_DIR) + "/examples/config/llm/source", root + "/source",
+           fs::copy_options::recursive);
+  PemKeyFiles key = WriteTestKeyPair(dir.path(), "release", "ED25519");
+  auto cli = [](std::vector<std::string> args) {
+    args.insert(args.begin(), LLMIX_SIDECAR_BIN);
+    return RunCommand(args);
+  };
+  auto signed_pub = cli({"publish", "--root", root, "--sign-key", "release=" + key.private_pem});
+  ASSERT_EQ(signed_pub.exit_code, 0) << signed_pub.err;
+  const std::string good = nlohmann::json::parse(signed_pub.out)["revision"];
+
+  SidecarProcess sidecar({"--registry", root, "--dummy-upstream", "--registry-trusted-key",
+                          "release=" + key.public_pem},
+                         {});
+  ASSERT_TRUE(sidecar.ready()) << sidecar.error();
+  auto info = [&] {
+    grpc::ClientContext ctx;
+    v1::ConfigInfo i;
+    EXPECT_TRUE(sidecar.stub().GetConfigInfo(&ctx, v1::GetConfigInfoRequest(), &i).ok());
+    return i;
+  };
+  ASSERT_EQ(info().revision(), good);
+
+  // An unsigned revision is refused; the signed one keeps serving.
+  const std::string mda = root + "/source/demo/hello.mda";
+  WriteFile(mda, absl::StrReplaceAll(ReadFile(mda), {{"gpt-4o-mini", "unsigned-model"}}));
+  ASSERT_EQ(cli({"publish", "--root", root}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return !info().last_reload_error().empty(); }));
+  EXPECT_NE(info().last_reload_error().find("not signed"), std::string::npos)
+      << info().last_reload_error();
+  EXPECT_EQ(info().revision(), good);
+
+  // Signing the same sources makes them go live.
+  auto resigned = cli({"publish", "--root", root, "--revision", "signed-2", "--sign-key",
+                       "release=" + key.private_pem});
+  ASSERT_EQ(resigned.exit_code, 0) << resigned.err;
+  ASSERT_TRUE(WaitFor([&] { return info().revision() == "signed-2"; }));
+  EXPECT_EQ(info().last_reload_error(), "");
+
+  // A trusted-key flag that cannot be loaded stops startup with a clear error.
+  auto bad = cli({"serve", "--registry", root, "--grpc-listen", "127.0.0.1:0", "--admin-listen",
+                  "127.0.0.1:0", "--state-dir", dir.File("s2"), "--registry-trusted-key",
+                  "release=" + dir.File("missing.pem")});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("missing.pem"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +11,8 @@ namespace llmix::testing {
 
 FakeOpenAi::FakeOpenAi() : server_(std::make_unique<httplib::Server>()) {
   server_->set_tcp_nodelay(true);
+  // Enough handler threads for tests that hold many requests in flight at once.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(128); };
   server_->Post("/v1/chat/completions", [this](const httplib::Request& req,
                                                httplib::Response& res) {
     RecordedRequest rec;
@@ -32,6 +35,10 @@ FakeOpenAi::FakeOpenAi() : server_(std::make_unique<httplib::Server>()) {
       } else {
         reply = default_;
       }
+      ++in_flight_;
+      max_in_flight_ = std::max(max_in_flight_, in_flight_);
+      auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_; };
+      mu_.AwaitWithTimeout(absl::Condition(&released), absl::Seconds(30));
     }
     if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);  // scripted latency
     res.status = reply.status;
@@ -47,6 +54,8 @@ FakeOpenAi::FakeOpenAi() : server_(std::make_unique<httplib::Server>()) {
                               {"code", nullptr}}}};
       res.set_content(err.dump(), "application/json");
     }
+    absl::MutexLock l(&mu_);
+    --in_flight_;
   });
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("fake openai: cannot bind");
@@ -59,6 +68,7 @@ FakeOpenAi::FakeOpenAi() : server_(std::make_unique<httplib::Server>()) {
 }
 
 FakeOpenAi::~FakeOpenAi() {
+  Release();  // held requests answer now instead of delaying the shutdown
   server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -108,6 +118,31 @@ std::string FakeOpenAi::CompletionBody(const FakeReply& reply, const std::string
         {"completion_tokens", reply.completion_tokens},
         {"total_tokens", reply.prompt_tokens + reply.completion_tokens}}}};
   return body.dump();
+}
+
+void FakeOpenAi::Hold() {
+  absl::MutexLock l(&mu_);
+  held_ = true;
+}
+
+void FakeOpenAi::Release() {
+  absl::MutexLock l(&mu_);
+  held_ = false;
+}
+
+size_t FakeOpenAi::InFlight() const {
+  absl::MutexLock l(&mu_);
+  return in_flight_;
+}
+
+size_t FakeOpenAi::MaxInFlight() const {
+  absl::MutexLock l(&mu_);
+  return max_in_flight_;
+}
+
+void FakeOpenAi::ResetMaxInFlight() {
+  absl::MutexLock l(&mu_);
+  max_in_flight_ = in_flight_;
 }
 
 }  // namespace llmix::testing

@@ -57,6 +57,15 @@ class FakeOpenAi {
   std::vector<RecordedRequest> Requests() const;
   size_t RequestCount() const;
 
+  // While held, every request waits (up to 30 s) before it is answered; Release() lets the
+  // waiting ones go. For tests that need requests in flight at the same time.
+  void Hold();
+  void Release();
+  // Requests being handled right now, and the most seen at once since the last reset.
+  size_t InFlight() const;
+  size_t MaxInFlight() const;
+  void ResetMaxInFlight();
+
   // Builds the OpenAI chat.completion body for `reply` (exposed for direct-call benchmarks).
   static std::string CompletionBody(const FakeReply& reply, const std::string& request_model);
 
@@ -68,6 +77,9 @@ class FakeOpenAi {
   std::deque<FakeReply> script_ ABSL_GUARDED_BY(mu_);
   FakeReply default_ ABSL_GUARDED_BY(mu_);
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t max_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace llmix::testing

@@ -5,6 +5,7 @@
 #include "pipeline/dispatch_stage.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_builder.h"
+#include "pipeline/provider_kwargs.h"
 #include "pipeline/validate_stage.h"
 #include "tests/fakes/fake_openai.h"
 
@@ -52,7 +53,9 @@ class PipelineTest : public ::testing::Test {
 
 TEST_F(PipelineTest, StageOrderLivesInTheBuilder) {
   EXPECT_EQ(pipeline_->StageNames(),
-            (std::vector<std::string>{"validate", "resolve", "respond", "dispatch"}));
+            (std::vector<std::string>{"validate", "resolve", "kill_switch", "think", "cache",
+                                      "breaker", "singleflight", "respond", "retry", "aimd",
+                                      "key", "kwargs", "dispatch"}));
 }
 
 TEST_F(PipelineTest, InlineConfigCallSucceedsAndEveryStageHasASpan) {
@@ -68,8 +71,11 @@ TEST_F(PipelineTest, InlineConfigCallSucceedsAndEveryStageHasASpan) {
   // Innermost ends first: dispatch, respond, resolve, validate, then the call span.
   std::vector<std::string> names;
   for (const auto& s : spans) names.push_back(s.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"llmix.dispatch", "llmix.respond", "llmix.resolve",
-                                             "llmix.validate", "call"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "llmix.dispatch", "llmix.kwargs", "llmix.key", "llmix.aimd",
+                       "llmix.retry", "llmix.respond", "llmix.singleflight", "llmix.breaker",
+                       "llmix.cache", "llmix.think", "llmix.kill_switch", "llmix.resolve",
+                       "llmix.validate", "call"}));
   for (size_t i = 0; i + 1 < spans.size(); ++i) {
     EXPECT_EQ(spans[i].parent_span_id, spans[i + 1].context.span_id) << spans[i].name;
     EXPECT_EQ(spans[i].context.trace_id, spans.back().context.trace_id);
@@ -133,19 +139,19 @@ TEST_F(PipelineTest, ResponseFormatFromTheRequestReachesTheProvider) {
   EXPECT_EQ(fake_.Requests().at(0).json["response_format"]["type"], "json_object");
 }
 
-TEST(DispatchKwargs, MapsCommonParamsToSnakeCase) {
+TEST(PipelineKwargs, MapsCommonParamsToSnakeCase) {
   auto cfg = *registry::ParseLlmConfig(nlohmann::json::parse(R"({
       "provider":"openai","model":"m","responseFormat":{"type":"json_object"},
       "common":{"temperature":0.3,"topP":0.8,"maxOutputTokens":64,"seed":5,
                 "stopSequences":["END"],"presencePenalty":0.1,"frequencyPenalty":0.2,"topK":4}})"),
                                        registry::Strictness::kLenient);
-  EXPECT_EQ(DispatchStage::BuildKwargs(cfg), nlohmann::json::parse(R"({
+  EXPECT_EQ(PipelineKwargs(cfg), nlohmann::json::parse(R"({
       "temperature":0.3,"top_p":0.8,"max_tokens":64,"seed":5,"stop":["END"],
       "presence_penalty":0.1,"frequency_penalty":0.2,"top_k":4,
       "response_format":{"type":"json_object"}})"));
   auto bare = *registry::ParseLlmConfig(nlohmann::json::parse(R"({"provider":"openai","model":"m"})"),
                                         registry::Strictness::kLenient);
-  EXPECT_EQ(DispatchStage::BuildKwargs(bare), nlohmann::json::object());
+  EXPECT_EQ(PipelineKwargs(bare), nlohmann::json::object());
 }
 
 // Stages may continue later from another thread; the runner must not care.

@@ -1,0 +1,82 @@
+#include "pipeline/cache_stage.h"
+
+#include "pipeline/cache/cache_policy.h"
+
+namespace llmix::pipeline {
+
+namespace {
+
+void Hit(CallContext& ctx, std::string content, CacheTier tier) {
+  ctx.result.success = true;
+  ctx.result.content = std::move(content);
+  ctx.result.usage = adapters::Usage{};
+  ctx.result.tool_calls.clear();
+  ctx.result.cache_tier = tier;
+  ctx.result.attempts = 0;
+  if (ctx.span) {
+    ctx.span->SetAttribute("llmix.cache_hit", std::string(tier == CacheTier::kL1 ? "l1" : "l2"));
+  }
+}
+
+}  // namespace
+
+void CacheStage::Run(CallContext& ctx, const Next& next, Done done) const {
+  const cache::CacheStrategy strategy =
+      ctx.config != nullptr ? cache::StrategyOf(*ctx.config) : cache::CacheStrategy::kNone;
+  cache::L1Cache* l1 = state_.l1_cache.get();
+  if (strategy == cache::CacheStrategy::kNone || l1 == nullptr || ctx.request_key.empty()) {
+    next(ctx, std::move(done));
+    return;
+  }
+  cache::RedisL2* l2 = state_.l2_cache.get();
+  if (strategy == cache::CacheStrategy::kRedis && l2 == nullptr) {
+    CallError e;
+    e.code = CallErrorCode::kConfig;
+    e.provider = ctx.config->provider;
+    e.message = ctx.preset_id.empty()
+                    ? "caching.strategy \"redis\" requires REDIS_URL, which is not configured "
+                      "(use \"redis-or-memory\" to fall back to the in-process cache)"
+                    : "preset " + ctx.preset_id +
+                          " uses caching.strategy \"redis\", which requires REDIS_URL";
+    ctx.Fail(std::move(e));
+    std::move(done)();
+    return;
+  }
+  if (strategy == cache::CacheStrategy::kMemory) l2 = nullptr;
+  const absl::Duration ttl = cache::CacheTtl(*ctx.config);
+  const CacheMode mode = ctx.input.cache_mode;
+
+  if (mode == CacheMode::kDefault) {
+    if (std::optional<std::string> v = l1->Get(ctx.request_key); v.has_value()) {
+      state_.metrics.cache_hits.With({"l1"}).Add();
+      Hit(ctx, std::move(*v), CacheTier::kL1);
+      std::move(done)();
+      return;
+    }
+    if (l2 != nullptr) {
+      if (std::optional<cache::L2Entry> e = l2->Get(ctx.request_key, ttl); e.has_value()) {
+        state_.metrics.cache_hits.With({"l2"}).Add();
+        l1->Put(ctx.request_key, e->data, e->remaining_ttl);
+        Hit(ctx, std::move(e->data), CacheTier::kL2);
+        std::move(done)();
+        return;
+      }
+    }
+    state_.metrics.cache_misses.Add();
+  }
+  if (mode == CacheMode::kBypass) {
+    next(ctx, std::move(done));
+    return;
+  }
+  next(ctx, [&ctx, l1, l2, ttl, done = std::move(done)]() mutable {
+    // Raw text (think extraction runs after this), successes without tool calls only.
+    if (ctx.status.ok() && ctx.result.success && !ctx.result.error.has_value() &&
+        ctx.result.tool_calls.empty() && ctx.result.cache_tier == CacheTier::kNone) {
+      l1->Put(ctx.request_key, ctx.result.content, ttl);
+      if (l2 != nullptr) l2->Put(ctx.request_key, ctx.result.content, ttl);
+    }
+    std::move(done)();
+  });
+}
+
+}  // namespace llmix::pipeline
