@@ -91,7 +91,9 @@ int main(int argc, char** argv) {
   std::map<std::string, std::optional<std::string>> env = {{"OPENAI_BASE_URL", fake.base_url()},
                                                            {"OPENAI_API_KEY", "bench-key"},
                                                            {"REDIS_URL", redis.url()}};
-  llmix::testing::SidecarProcess a({}, env);
+  // L1 large enough for the whole run, so every repeat is an L1 hit (no eviction).
+  const std::vector<std::string> args = {"--cache-max-entries", "100000"};
+  llmix::testing::SidecarProcess a(args, env);
   if (!a.ready()) {
     std::fprintf(stderr, "%s\n", a.error().c_str());
     return 1;
@@ -105,7 +107,7 @@ int main(int argc, char** argv) {
   miss.clear();
   if (!Measure(a, n, key, v1::CACHE_TIER_NONE, &miss)) return 1;
   if (!Measure(a, n, key, v1::CACHE_TIER_L1, &l1)) return 1;
-  llmix::testing::SidecarProcess b({}, env);  // empty L1: every first read comes from Redis
+  llmix::testing::SidecarProcess b(args, env);  // empty L1: every first read comes from Redis
   if (!b.ready() || !Measure(b, n, key, v1::CACHE_TIER_L2, &l2)) return 1;
 
   Stats m = Summarize(miss), h1 = Summarize(l1), h2 = Summarize(l2);

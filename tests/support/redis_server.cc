@@ -142,7 +142,9 @@ redisReply* Run(redisContext* c, const std::vector<std::string>& argv) {
 std::optional<std::string> RedisServer::Command(const std::vector<std::string>& argv,
                                                 int db) const {
   timeval tv{2, 0};
-  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  // Through our own unix socket: a TCP probe could reach another redis that holds the same
+  // port while ours is failing to bind it (redis binds TCP before it opens the socket).
+  redisContext* c = redisConnectUnixWithTimeout(socket_.c_str(), tv);
   if (c == nullptr) return std::nullopt;
   std::optional<std::string> out;
   if (c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK) {
