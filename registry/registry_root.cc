@@ -1,5 +1,7 @@
 #include "registry/registry_root.h"
 
+#include "common/js_date.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -256,18 +258,6 @@ json OptionalToJson(const std::optional<std::string>& v) {
   return v.has_value() ? json(*v) : json(nullptr);
 }
 
-bool ParseDigits(std::string_view s, size_t& pos, int count, int& out) {
-  if (pos + count > s.size()) return false;
-  out = 0;
-  for (int i = 0; i < count; ++i) {
-    char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + (c - '0');
-  }
-  pos += count;
-  return true;
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> CompiledRegistryPath(std::string_view revision,
@@ -450,7 +440,7 @@ absl::StatusOr<TrustManifest> ParseTrustManifest(const nlohmann::json& value,
   std::string root_src = src + ".registryRoot";
   RR_ASSIGN(root, EnsureObject(Get(m, "registryRoot"), root_src));
   RR_ASSIGN(published, NonEmptyString(Get(root, "publishedAt"), root_src + ".publishedAt"));
-  if (!ParseIsoDateMs(published).has_value()) {
+  if (!ParseJsDateMs(published).has_value()) {
     return InvalidConfig(absl::StrCat("Invalid ISO timestamp for ", root_src, ".publishedAt"));
   }
   RR_ASSIGN(root_path, NonEmptyString(Get(root, "path"), root_src + ".path"));
@@ -531,85 +521,6 @@ nlohmann::json RegistryRootOptionsToJson(const RegistryRootOptions& o) {
   if (o.minimum_revision) out["minimumRevision"] = *o.minimum_revision;
   if (o.minimum_published_at) out["minimumPublishedAt"] = *o.minimum_published_at;
   return out;
-}
-
-std::optional<int64_t> ParseIsoDateMs(std::string_view s) {
-  size_t pos = 0;
-  int64_t year = 0;
-  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
-    int y;
-    bool neg = s[0] == '-';
-    pos = 1;
-    if (!ParseDigits(s, pos, 6, y)) return std::nullopt;
-    if (neg && y == 0) return std::nullopt;  // -000000 is invalid
-    year = neg ? -y : y;
-  } else {
-    int y;
-    if (!ParseDigits(s, pos, 4, y)) return std::nullopt;
-    year = y;
-  }
-  int month = 1, day = 1, hour = 0, minute = 0, second = 0, ms = 0;
-  bool has_time = false, has_offset = false;
-  int offset_min = 0;
-  if (pos < s.size() && s[pos] == '-') {
-    ++pos;
-    if (!ParseDigits(s, pos, 2, month)) return std::nullopt;
-    if (pos < s.size() && s[pos] == '-') {
-      ++pos;
-      if (!ParseDigits(s, pos, 2, day)) return std::nullopt;
-    }
-  }
-  if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't' || s[pos] == ' ')) {
-    ++pos;
-    has_time = true;
-    if (!ParseDigits(s, pos, 2, hour)) return std::nullopt;
-    if (pos >= s.size() || s[pos] != ':') return std::nullopt;
-    ++pos;
-    if (!ParseDigits(s, pos, 2, minute)) return std::nullopt;
-    if (pos < s.size() && s[pos] == ':') {
-      ++pos;
-      if (!ParseDigits(s, pos, 2, second)) return std::nullopt;
-      if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
-        ++pos;
-        size_t start = pos;
-        int digits = 0;
-        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-          if (digits < 3) ms = ms * 10 + (s[pos] - '0');
-          ++digits;
-          ++pos;
-        }
-        if (pos == start) return std::nullopt;
-        for (int i = digits; i < 3; ++i) ms *= 10;
-      }
-    }
-    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-      ++pos;
-      has_offset = true;
-    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-      int sign = s[pos] == '-' ? -1 : 1;
-      ++pos;
-      int oh, om;
-      if (!ParseDigits(s, pos, 2, oh)) return std::nullopt;
-      if (pos < s.size() && s[pos] == ':') ++pos;
-      if (!ParseDigits(s, pos, 2, om)) return std::nullopt;
-      if (oh > 23 || om > 59) return std::nullopt;
-      has_offset = true;
-      offset_min = sign * (oh * 60 + om);
-    }
-  }
-  if (pos != s.size()) return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || hour > 24 || minute > 59 || second > 59) {
-    return std::nullopt;
-  }
-  if (hour == 24 && (minute != 0 || second != 0 || ms != 0)) return std::nullopt;
-  absl::CivilDay civil_day(year, month, day);
-  if (civil_day.month() != month || civil_day.day() != day) return std::nullopt;
-  absl::CivilSecond cs(year, month, day, hour, minute, second);
-  // Date-only forms are UTC; date-time forms without an offset are local time (we use UTC).
-  (void)has_time;
-  (void)has_offset;
-  int64_t secs = absl::ToUnixSeconds(absl::FromCivil(cs, absl::UTCTimeZone()));
-  return secs * 1000 + ms - static_cast<int64_t>(offset_min) * 60'000;
 }
 
 }  // namespace llmix::registry

@@ -95,8 +95,5 @@ struct RegistryRootOptions {
 absl::StatusOr<RegistryRootOptions> RegistryRootOptionsFromTrustManifest(const TrustManifest& m);
 nlohmann::json RegistryRootOptionsToJson(const RegistryRootOptions& options);
 
-// JS Date.parse for the ECMAScript date-time string format (ISO-8601 subset): ms since epoch,
-// or nullopt when invalid.
-std::optional<int64_t> ParseIsoDateMs(std::string_view text);
 
 }  // namespace llmix::registry

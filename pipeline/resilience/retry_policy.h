@@ -46,10 +46,6 @@ double CalculateDelayMs(double attempt, const RetryOptions& options, double rand
 std::optional<double> ParseRetryAfterMs(std::string_view header, absl::Time now,
                                         double cap_ms = 60000);
 
-// Milliseconds since the epoch for a date string exactly as V8's `Date.parse` reads it with the
-// local time zone set to UTC (ES5 ISO-8601 plus the legacy RFC 1123 / RFC 850 / asctime / free
-// forms), or nullopt where it would return NaN. The input is UTF-8.
-std::optional<double> ParseJsDateMs(std::string_view text);
 
 // An immutable, validated LLMix RetryPolicy. The call pipeline drives the attempts itself
 // (backoffs are timers, not sleeps) and asks the policy what to do after each failure.

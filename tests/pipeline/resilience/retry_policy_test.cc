@@ -3,6 +3,7 @@
 #include "pipeline/resilience/retry_policy.h"
 
 #include "common/canonical_json.h"
+#include "common/js_date.h"
 #include "common/js_text.h"
 
 #include <cmath>
