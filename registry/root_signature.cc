@@ -6,12 +6,15 @@
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "registry/errors.h"
 #include "registry/fs_util.h"
+#include "registry/revision.h"
+#include "common/js_date.h"
 
 namespace llmix::registry {
 
@@ -139,6 +142,34 @@ absl::Status VerifyRegistryRoot(const json& envelope, const Manifest& manifest,
     return Refused(absl::StrCat("Registry root of revision ", rev, " has ", valid_keys.size(),
                                 " valid signature(s) by trusted keys; ", trust.min_signatures,
                                 " required"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyTrustManifest(const std::string& path, RootTrustOptions* trust) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<json> value = ParseRegistryJsonObject(*bytes, path);
+  if (!value.ok()) return value.status();
+  absl::StatusOr<TrustManifest> manifest = ParseTrustManifest(*value, path);
+  if (!manifest.ok()) return manifest.status();
+  absl::StatusOr<RegistryRootOptions> options = RegistryRootOptionsFromTrustManifest(*manifest);
+  if (!options.ok()) return options.status();
+  if (options->minimum_revision) {
+    if (!trust->minimum_revision) {
+      trust->minimum_revision = options->minimum_revision;
+    } else {
+      absl::StatusOr<int> cmp = CompareRevision(*options->minimum_revision, *trust->minimum_revision);
+      if (!cmp.ok()) return cmp.status();
+      if (*cmp > 0) trust->minimum_revision = options->minimum_revision;
+    }
+  }
+  if (options->minimum_published_at) {
+    std::optional<double> ms = ParseJsDateMs(*options->minimum_published_at);
+    if (!ms) {
+      return Refused(absl::StrCat("Invalid minimumPublishedAt in ", path));
+    }
+    trust->minimum_published_at_ms = std::max(trust->minimum_published_at_ms.value_or(*ms), *ms);
   }
   return absl::OkStatus();
 }

@@ -37,7 +37,13 @@ struct RootTrustOptions {
   std::vector<RootKey> trusted_keys;  // empty: registry-root.json is not required
   int min_signatures = 1;             // valid signatures by distinct trusted keys
   std::optional<std::string> minimum_revision;  // refuse revisions that compare lower
+  std::optional<double> minimum_published_at_ms;  // refuse revisions published earlier
 };
+
+// Tightens `trust` with an LLMix trust manifest (llmix-trust-manifest JSON): its minimum
+// revision (the later of minimumRevision and highWatermark, as LLMix computes it) and its
+// minimumPublishedAt. Errors name the file and the field.
+absl::Status ApplyTrustManifest(const std::string& path, RootTrustOptions* trust);
 
 // Checks a parsed registry-root envelope against the manifest it must bind (the payload is
 // rebuilt from the manifest and must be identical) and counts the valid signatures by distinct

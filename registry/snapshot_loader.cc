@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/js_date.h"
 #include "registry/errors.h"
 #include "registry/fs_util.h"
 #include "registry/mda.h"
@@ -164,6 +165,15 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(const std::string& 
   absl::StatusOr<Manifest> manifest =
       ParseManifest(*manifest_json, manifest_path, pointer.revision);
   if (!manifest.ok()) return manifest.status();
+  if (trust != nullptr && trust->minimum_published_at_ms) {
+    std::optional<double> published = ParseJsDateMs(manifest->published_at);
+    if (!published || *published < *trust->minimum_published_at_ms) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       absl::StrCat("Config Registry revision ", pointer.revision,
+                                    " was published (", manifest->published_at,
+                                    ") before the trust manifest's minimumPublishedAt"));
+    }
+  }
   if (trust != nullptr && !trust->trusted_keys.empty()) {
     const std::string root_path = JoinPath(compiled, kRegistryRootFilename);
     absl::StatusOr<std::string> root_bytes = ReadFileBytes(root_path);

@@ -49,6 +49,10 @@ const std::vector<OptionSpec>& Specs() {
       {"registry-min-revision", "LLMIX_REGISTRY_MIN_REVISION", Kind::kString,
        "Refuse revisions that sort before this one (rollback protection)",
        [](ServeOptions& o) -> void* { return &o.registry_min_revision; }},
+      {"registry-trust-manifest", "LLMIX_REGISTRY_TRUST_MANIFEST", Kind::kString,
+       "LLMix trust manifest (JSON): refuse revisions below its minimumRevision/highWatermark "
+       "or published before its minimumPublishedAt",
+       [](ServeOptions& o) -> void* { return &o.registry_trust_manifest; }},
       {"registry-poll-ms", "LLMIX_REGISTRY_POLL_MS", Kind::kInt,
        "Fallback poll interval for current.json (changes are normally seen at once via inotify)",
        [](ServeOptions& o) -> void* { return &o.registry_poll_ms; }, 100, 3600000},

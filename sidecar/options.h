@@ -20,6 +20,7 @@ struct ServeOptions {
   std::vector<std::string> registry_trusted_keys;  // KEY_ID=PEM; non-empty: signatures required
   int registry_min_signatures = 1;
   std::string registry_min_revision;  // empty: no minimum
+  std::string registry_trust_manifest;  // LLMix trust manifest: min revision / high watermark
   std::string state_dir;     // default: LLMix state dir rule
   bool dummy_upstream = false;
   int workers = 64;

@@ -157,6 +157,10 @@ absl::Status Sidecar::StartRegistry() {
   if (!options_.registry_min_revision.empty()) {
     wopts.trust.minimum_revision = options_.registry_min_revision;
   }
+  if (!options_.registry_trust_manifest.empty()) {
+    absl::Status st = registry::ApplyTrustManifest(options_.registry_trust_manifest, &wopts.trust);
+    if (!st.ok()) return st;
+  }
   for (const std::string& spec : options_.registry_trusted_keys) {
     auto key = registry::LoadRootKey(spec, /*is_private=*/false);
     if (!key.ok()) return key.status();

@@ -123,6 +123,54 @@ TEST_F(RootSignatureTest, MinimumRevisionRefusesRollback) {
   EXPECT_TRUE(LoadSnapshot(dir_.File("llm"), clock_, &trust).ok());
 }
 
+TEST_F(RootSignatureTest, TrustManifestHighWatermarkAndPublishedAt) {
+  auto manifest = [&](const char* min_rev, const char* watermark, const char* min_published) {
+    nlohmann::json m = {
+        {"version", 1},
+        {"kind", "llmix-trust-manifest"},
+        {"expectedRootDigest", "sha256:" + std::string(64, 'a')},
+        {"sourceSetDigest", "sha256:" + std::string(64, 'b')},
+        {"releasePlanDigest", "sha256:" + std::string(64, 'c')},
+        {"registryRootTrustPolicy", {{"signers", nlohmann::json::array()}}},
+        {"rekorPolicy", nullptr},
+        {"minimumRevision", min_rev ? nlohmann::json(min_rev) : nlohmann::json()},
+        {"minimumPublishedAt", min_published ? nlohmann::json(min_published) : nlohmann::json()},
+        {"highWatermark", watermark ? nlohmann::json(watermark) : nlohmann::json()},
+        {"registryRootSignerIdentity", "did:web:x"},
+        {"registryRoot",
+         {{"path", "compiled/r10/registry-root.json"},
+          {"revision", "r10"},
+          {"publishedAt", "2026-01-01T00:00:00Z"},
+          {"highWatermark", "r10"}}},
+        {"releasePlan", {{"path", "plan.json"}, {"sourceCount", 1}}}};
+    WriteFile(dir_.File("trust.json"), m.dump());
+    return dir_.File("trust.json");
+  };
+  ASSERT_TRUE(Publish("r9", {}).ok());
+  // The watermark (r10) is later than minimumRevision (r5): r9 is a rollback.
+  RootTrustOptions trust;
+  ASSERT_TRUE(ApplyTrustManifest(manifest("r5", "r10", nullptr), &trust).ok());
+  EXPECT_EQ(trust.minimum_revision, "r10");
+  auto refused = LoadSnapshot(dir_.File("llm"), clock_, &trust);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("older than the minimum revision r10"),
+            std::string::npos);
+
+  RootTrustOptions by_time;
+  ASSERT_TRUE(ApplyTrustManifest(manifest("r1", nullptr, "2999-01-01T00:00:00Z"), &by_time).ok());
+  auto too_old = LoadSnapshot(dir_.File("llm"), clock_, &by_time);
+  ASSERT_FALSE(too_old.ok());
+  EXPECT_NE(too_old.status().message().find("minimumPublishedAt"), std::string::npos);
+
+  RootTrustOptions ok;
+  ASSERT_TRUE(ApplyTrustManifest(manifest("r1", "r9", "2000-01-01T00:00:00Z"), &ok).ok());
+  EXPECT_TRUE(LoadSnapshot(dir_.File("llm"), clock_, &ok).ok());
+
+  WriteFile(dir_.File("bad.json"), R"({"version":1})");
+  RootTrustOptions bad;
+  EXPECT_FALSE(ApplyTrustManifest(dir_.File("bad.json"), &bad).ok());
+}
+
 TEST(RootKeys, BadSpecsAreClearErrors) {
   EXPECT_NE(LoadRootKey("nokeyid", false).status().message().find("KEY_ID=PATH"),
             std::string::npos);
