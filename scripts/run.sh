@@ -14,8 +14,9 @@ admin=${LLMIX_RUN_ADMIN:-127.0.0.1:9464}
 if [ "$once" = 1 ]; then grpc_tcp=${LLMIX_RUN_GRPC:-127.0.0.1:0}; admin=${LLMIX_RUN_ADMIN:-127.0.0.1:0}; fi
 
 ./scripts/install-deps.sh
-BUILD_TESTS=OFF BUILD_DIR=${BUILD_DIR:-build-run} BUILD_TARGET=llmix-sidecar ./scripts/build.sh
-bin="${BUILD_DIR:-build-run}/sidecar/llmix-sidecar"
+# Same build dir as test.sh: after the tests, the binary is already built.
+BUILD_TARGET=llmix-sidecar ./scripts/build.sh
+bin="${BUILD_DIR:-build}/sidecar/llmix-sidecar"
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/llmix-run-XXXXXX")
 ready="$state/ready.json"
