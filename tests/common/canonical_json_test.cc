@@ -10,25 +10,12 @@
 #include "gtest/gtest.h"
 #include "tests/support/fixtures.h"
 
-namespace llmix::testing {
-// Names parameterised cases by their vector name (instead of gtest's byte dump).
-static void PrintTo(const FixtureCase& c, std::ostream* os) { *os << c.name; }
-}  // namespace llmix::testing
-
 namespace llmix {
 namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
 using testing::FixtureCase;
-
-std::string CaseName(const ::testing::TestParamInfo<FixtureCase>& info) {
-  std::string name = info.param.name;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
 
 // --- canonical_json golden vectors ----------------------------------------------------------
 
@@ -53,7 +40,7 @@ TEST_P(CanonicalJsonVectors, MatchesText) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CanonicalJsonVectors,
                          ::testing::ValuesIn(testing::LoadFixtureCases("canonical_json")),
-                         CaseName);
+                         testing::FixtureCaseName);
 
 // --- Number::toString -----------------------------------------------------------------------
 

@@ -6,24 +6,11 @@
 #include "gtest/gtest.h"
 #include "tests/support/fixtures.h"
 
-namespace llmix::testing {
-// Names parameterised cases by their vector name (instead of gtest's byte dump).
-static void PrintTo(const FixtureCase& c, std::ostream* os) { *os << c.name; }
-}  // namespace llmix::testing
-
 namespace llmix::pipeline {
 namespace {
 
 using nlohmann::json;
 using testing::FixtureCase;
-
-std::string CaseName(const ::testing::TestParamInfo<FixtureCase>& info) {
-  std::string name = info.param.name;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
 
 // JS truthiness, for `common.keepThinkingOutput`.
 bool Truthy(const json& v) {
@@ -62,7 +49,7 @@ TEST_P(ThinkingVectors, MatchesContentAndThinking) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ThinkingVectors,
-                         ::testing::ValuesIn(testing::LoadFixtureCases("thinking")), CaseName);
+                         ::testing::ValuesIn(testing::LoadFixtureCases("thinking")), testing::FixtureCaseName);
 
 // --- own cases ------------------------------------------------------------------------------
 

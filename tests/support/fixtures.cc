@@ -2,6 +2,7 @@
 
 #include "common/js_text.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -53,6 +54,16 @@ nlohmann::json DecodeFixtureTags(const nlohmann::json& v) {
     return out;
   }
   return v;
+}
+
+void PrintTo(const FixtureCase& c, std::ostream* os) { *os << c.name; }
+
+std::string FixtureCaseName(const ::testing::TestParamInfo<FixtureCase>& info) {
+  std::string name = info.param.name;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
 }
 
 std::string FixturePath(const std::string& file) {

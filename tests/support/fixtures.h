@@ -5,8 +5,11 @@
 //   {"$u16": "d800 0061"} -> a string in WTF-8 (UTF-8 that may also hold lone surrogates)
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <vector>
+
+#include "gtest/gtest.h"
 
 #include "nlohmann/json.hpp"
 
@@ -23,6 +26,11 @@ std::vector<FixtureCase> LoadFixtureCases(const std::string& family);
 
 // Decodes the §0 tags in place, recursively.
 nlohmann::json DecodeFixtureTags(const nlohmann::json& v);
+
+// Parameterised tests over vectors: gtest prints a case by its vector name (found by ADL), and
+// FixtureCaseName names the instantiated test after it (non-alphanumerics -> '_').
+void PrintTo(const FixtureCase& c, std::ostream* os);
+std::string FixtureCaseName(const ::testing::TestParamInfo<FixtureCase>& info);
 
 // Path of a file under the fixtures directory.
 std::string FixturePath(const std::string& file);

@@ -9,24 +9,11 @@
 #include "gtest/gtest.h"
 #include "tests/support/fixtures.h"
 
-namespace llmix::testing {
-// Names parameterised cases by their vector name (instead of gtest's byte dump).
-static void PrintTo(const FixtureCase& c, std::ostream* os) { *os << c.name; }
-}  // namespace llmix::testing
-
 namespace llmix::cache {
 namespace {
 
 using nlohmann::json;
 using testing::FixtureCase;
-
-std::string CaseName(const ::testing::TestParamInfo<FixtureCase>& info) {
-  std::string name = info.param.name;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
 
 // `env` of a vector: name -> value, null = unset.
 MapEnv GpuEnv(const std::string& value) {
@@ -58,7 +45,7 @@ TEST_P(CacheKeyParamsVectors, MatchesCanonicalAndKey) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CacheKeyParamsVectors,
                          ::testing::ValuesIn(testing::LoadFixtureCases("cache_key_params")),
-                         CaseName);
+                         testing::FixtureCaseName);
 
 // --- cache_keys: the key CallPipeline computes for (config, messages, env) ------------------
 
@@ -108,7 +95,7 @@ TEST_P(CacheKeysVectors, SameOutcomeAfterJsJsonRoundTrip) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CacheKeysVectors,
-                         ::testing::ValuesIn(testing::LoadFixtureCases("cache_keys")), CaseName);
+                         ::testing::ValuesIn(testing::LoadFixtureCases("cache_keys")), testing::FixtureCaseName);
 
 // --- own cases ------------------------------------------------------------------------------
 
