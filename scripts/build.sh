@@ -9,5 +9,7 @@ args=(-S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelW
 [ "${LLMIX_SANITIZE:-0}" = 1 ] && args+=(-DLLMIX_SANITIZE=ON)
 [ -n "${BUILD_TESTS:-}" ] && args+=(-DLLMIX_BUILD_TESTS="$BUILD_TESTS")
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Paths relative to the checkout, so clones and worktrees share cache hits.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 cmake "${args[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS" ${BUILD_TARGET:+--target "$BUILD_TARGET"}
