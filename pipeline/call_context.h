@@ -33,6 +33,9 @@ struct CallInput {
   nlohmann::json tools;                    // OpenAI-style tools array, or null
   nlohmann::json tool_choice;              // OpenAI-style tool_choice, or null
   std::optional<std::string> response_format_json;
+  // LLMix `common` parameters laid over the config's (e.g. {"temperature":0.2,"seed":7}), as
+  // if the config had them; they enter the cache key like any config value. Object or null.
+  nlohmann::json common_overrides;
   std::optional<std::string> singleflight_key;
   CacheMode cache_mode = CacheMode::kDefault;
   std::map<std::string, std::string> metadata;

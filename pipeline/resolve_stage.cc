@@ -63,6 +63,16 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
     ctx.config = &*ctx.inline_config;
   }
 
+  if (ctx.input.common_overrides.is_object() && !ctx.input.common_overrides.empty()) {
+    nlohmann::json raw = ctx.config->raw;
+    if (!raw["common"].is_object()) raw["common"] = nlohmann::json::object();
+    for (const auto& [k, v] : ctx.input.common_overrides.items()) raw["common"][k] = v;
+    auto config = registry::ParseLlmConfig(raw, registry::Strictness::kLenient);
+    if (!config.ok()) return config.status();
+    ctx.inline_config = std::move(*config);
+    ctx.config = &*ctx.inline_config;
+  }
+
   const registry::LlmConfig& cfg = *ctx.config;
   ctx.result.provider = cfg.provider;
   ctx.result.model = cfg.model;

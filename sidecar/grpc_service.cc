@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/notification.h"
 #include "google/protobuf/util/time_util.h"
 #include "sidecar/proto_mapping.h"
 
@@ -98,6 +99,11 @@ grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* contex
                                              const v1::CallRequest* request,
                                              v1::CallResponse* response) {
   auto* reactor = new CallReactor(this);
+  if (!Authorized(*context)) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 "missing or wrong bearer token (authorization metadata)"));
+    return reactor;
+  }
   if (draining_.load()) {
     metrics_.rejected_draining.Add();
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
@@ -114,6 +120,31 @@ grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* contex
   return reactor;
 }
 
+void LlmixService::Execute(pipeline::CallContext& ctx, const std::string& span_name,
+                           std::chrono::steady_clock::time_point started,
+                           absl::AnyInvocable<void(pipeline::CallContext&) &&> finish) {
+  ctx.span = state_.tracer.StartSpan(span_name, &ctx.input.parent, SpanKind::kServer);
+  ctx.result.trace_id = ctx.span->context().TraceIdHex();
+  auto complete = [this, &ctx, started, finish = std::move(finish)]() mutable {
+    const std::string outcome = OutcomeLabel(ctx);
+    state_.metrics.calls.With({outcome}).Add();
+    state_.metrics.call_seconds.With({outcome}).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!ctx.status.ok()) {
+      ctx.span->SetError(std::string(ctx.status.message()));
+    } else if (ctx.result.error) {
+      ctx.span->SetError(ctx.result.error->message);
+    }
+    ctx.span->End();
+    std::move(finish)(ctx);
+  };
+  if (!ctx.status.ok()) {  // refused by the front end's own mapping (INVALID_ARGUMENT, ...)
+    complete();
+    return;
+  }
+  pipeline_.Run(ctx, std::move(complete));
+}
+
 void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallRequest* request,
                            v1::CallResponse* response, grpc::ServerUnaryReactor* reactor) {
   auto job = std::make_unique<CallJob>();
@@ -123,43 +154,53 @@ void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallR
   if (auto it = md.find("traceparent"); it != md.end()) {
     ctx.input.parent = SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
   }
-  ctx.span = state_.tracer.StartSpan("llmix.sidecar.v1.Llmix/Call", &ctx.input.parent,
-                                     SpanKind::kServer);
-  ctx.result.trace_id = ctx.span->context().TraceIdHex();
   const auto deadline = context->deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {
     ctx.input.timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
   }
+  ctx.status = ToCallInput(*request, &ctx.input);
 
   auto* call_reactor = static_cast<CallReactor*>(reactor);
-  auto finish = [this, response, reactor, call_reactor](std::unique_ptr<CallJob> done_job) {
-    call_reactor->Detach();
-    pipeline::CallContext& c = done_job->ctx;
-    const std::string outcome = OutcomeLabel(c);
-    state_.metrics.calls.With({outcome}).Add();
-    state_.metrics.call_seconds.With({outcome}).Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - done_job->started)
-            .count());
-    grpc::Status status = ToGrpcStatus(c.status);
-    if (!c.status.ok()) {
-      c.span->SetError(std::string(c.status.message()));
-    } else {
-      if (c.result.error) c.span->SetError(c.result.error->message);
-      ToCallResponse(std::move(c.result), response);
-    }
-    c.span->End();
-    done_job.reset();
-    reactor->Finish(status);
-  };
-
-  if (absl::Status st = ToCallInput(*request, &ctx.input); !st.ok()) {
-    ctx.status = st;
-    finish(std::move(job));
-    return;
-  }
   CallJob* raw = job.release();
-  call_reactor->Attach(&raw->ctx);
-  pipeline_.Run(raw->ctx, [raw, finish]() mutable { finish(std::unique_ptr<CallJob>(raw)); });
+  if (ctx.status.ok()) call_reactor->Attach(&raw->ctx);
+  Execute(raw->ctx, "llmix.sidecar.v1.Llmix/Call", raw->started,
+          [raw, response, call_reactor](pipeline::CallContext& c) mutable {
+            std::unique_ptr<CallJob> done_job(raw);
+            call_reactor->Detach();
+            grpc::Status status = ToGrpcStatus(c.status);
+            if (c.status.ok()) ToCallResponse(std::move(c.result), response);
+            done_job.reset();
+            call_reactor->Finish(status);
+          });
+}
+
+absl::Status LlmixService::RunAndWait(pipeline::CallContext& ctx, const std::string& span_name) {
+  if (draining_.load()) {
+    metrics_.rejected_draining.Add();
+    return absl::UnavailableError("sidecar is draining");
+  }
+  CallStarted();
+  absl::Notification done;
+  const auto started = std::chrono::steady_clock::now();
+  const bool queued = pool_.TrySubmit([this, &ctx, &done, &span_name, started]() mutable {
+    Execute(ctx, span_name, started, [&done](pipeline::CallContext&) { done.Notify(); });
+  });
+  if (!queued) {
+    CallEnded();
+    metrics_.rejected_queue_full.Add();
+    return absl::ResourceExhaustedError("sidecar overloaded: worker queue is full");
+  }
+  done.WaitForNotification();
+  CallEnded();
+  return absl::OkStatus();
+}
+
+bool LlmixService::Authorized(const grpc::CallbackServerContext& context) const {
+  if (auth_ == nullptr || !auth_->enabled()) return true;
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return false;
+  return auth_->Allows(std::string_view(it->second.data(), it->second.size()));
 }
 
 void LlmixService::CallStarted() {
@@ -183,6 +224,12 @@ bool LlmixService::WaitIdle(absl::Duration timeout) {
 grpc::ServerUnaryReactor* LlmixService::GetConfigInfo(grpc::CallbackServerContext* context,
                                                       const v1::GetConfigInfoRequest*,
                                                       v1::ConfigInfo* response) {
+  if (!Authorized(*context)) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 "missing or wrong bearer token (authorization metadata)"));
+    return reactor;
+  }
   auto snapshot = state_.snapshots.Get();
   response->set_revision(snapshot->revision);
   response->set_manifest_sha256(snapshot->manifest_sha256);

@@ -5,12 +5,15 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "llmix/sidecar/v1/sidecar.grpc.pb.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_state.h"
+#include "sidecar/auth.h"
 #include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
@@ -59,6 +62,17 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
       const ::llmix::sidecar::v1::GetConfigInfoRequest* request,
       ::llmix::sidecar::v1::ConfigInfo* response) override;
 
+  // The path of Call for other front ends (the HTTP front door): runs `ctx` (input filled,
+  // `input.parent` the caller's trace context) on the worker pool through the pipeline, with
+  // the same span, metrics, in-flight count and drain refusal, blocking the calling thread
+  // until it finishes. Non-OK (UNAVAILABLE draining, RESOURCE_EXHAUSTED queue full) when the
+  // call was refused; otherwise `ctx.status` / `ctx.result` hold the outcome.
+  absl::Status RunAndWait(pipeline::CallContext& ctx, const std::string& span_name);
+
+  // Calls must carry `authorization: Bearer <token>` metadata when `auth` is enabled
+  // (UNAUTHENTICATED otherwise). `auth` must outlive the service.
+  void RequireAuth(const BearerAuth& auth) { auth_ = &auth; }
+
   // New calls are refused with UNAVAILABLE from now on.
   void BeginDrain() { draining_.store(true); }
   bool draining() const { return draining_.load(); }
@@ -76,9 +90,17 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   ServiceMetrics& metrics_;
   const ReloadStatus& reload_status_;
   std::string registry_dir_;
+  const BearerAuth* auth_ = nullptr;
+  bool Authorized(const grpc::CallbackServerContext& context) const;
   std::atomic<bool> draining_{false};
   absl::Mutex in_flight_mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
+
+  // Starts the span, runs the pipeline and records the call metrics; `finish` runs with the
+  // finished context (from whichever thread completes it), before the span ends.
+  void Execute(pipeline::CallContext& ctx, const std::string& span_name,
+               std::chrono::steady_clock::time_point started,
+               absl::AnyInvocable<void(pipeline::CallContext&) &&> finish);
 
   class CallReactor;
   void CallStarted();

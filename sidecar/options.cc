@@ -31,8 +31,13 @@ const std::vector<OptionSpec>& Specs() {
        "Default: unix://<state-dir>/llmix.sock and 127.0.0.1:7070",
        [](ServeOptions& o) -> void* { return &o.grpc_listen; }},
       {"http-listen", "LLMIX_HTTP_LISTEN", Kind::kString,
-       "OpenAI-compatible front door address (reserved; served from the front-door release)",
+       "OpenAI-compatible HTTP front door address (/v1/chat/completions, /v1/models); "
+       "empty: off",
        [](ServeOptions& o) -> void* { return &o.http_listen; }},
+      {"auth-token-file", "LLMIX_AUTH_TOKEN_FILE", Kind::kString,
+       "File holding a shared token; when set, gRPC Call/GetConfigInfo and the HTTP front door "
+       "require `authorization: Bearer <token>`",
+       [](ServeOptions& o) -> void* { return &o.auth_token_file; }},
       {"admin-listen", "LLMIX_ADMIN_LISTEN", Kind::kString,
        "Admin HTTP address (/healthz, /readyz)",
        [](ServeOptions& o) -> void* { return &o.admin_listen; }},

@@ -13,7 +13,8 @@ namespace llmix::sidecar {
 
 struct ServeOptions {
   std::vector<std::string> grpc_listen;  // default: unix://<stateDir>/llmix.sock, 127.0.0.1:7070
-  std::string http_listen = "127.0.0.1:7071";
+  std::string http_listen = "127.0.0.1:7071";  // empty: no HTTP front door
+  std::string auth_token_file;  // empty: no auth
   std::string admin_listen = "127.0.0.1:9464";
   std::string registry_dir;  // directory holding current.json; empty: no registry
   int registry_poll_ms = 10000;  // fallback poll of current.json (inotify is the fast path)

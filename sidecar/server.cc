@@ -19,6 +19,8 @@
 #include "registry/snapshot_loader.h"
 #include "registry/watcher.h"
 #include "sidecar/admin_server.h"
+#include "sidecar/auth.h"
+#include "sidecar/front_door.h"
 #include "sidecar/cache_setup.h"
 #include "sidecar/grpc_service.h"
 #include "sidecar/resilience_setup.h"
@@ -94,6 +96,11 @@ absl::Status Sidecar::Start() {
   service_ = std::make_unique<LlmixService>(*state_, *pipeline_, *pool_, *service_metrics_,
                                             *reload_status_, options_.registry_dir);
 
+  auto auth = BearerAuth::FromFile(options_.auth_token_file);
+  if (!auth.ok()) return auth.status();
+  auth_ = std::make_unique<BearerAuth>(*std::move(auth));
+  service_->RequireAuth(*auth_);
+
   if (absl::Status st = StartRegistry(); !st.ok()) return st;
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -136,6 +143,14 @@ absl::Status Sidecar::Start() {
   auto admin = admin_->Start(options_.admin_listen);
   if (!admin.ok()) return admin.status();
   admin_address_ = *admin;
+
+  if (!options_.http_listen.empty()) {
+    front_door_ = std::make_unique<FrontDoor>(*service_, *state_, *auth_);
+    auto http = front_door_->Start(options_.http_listen);
+    if (!http.ok()) return http.status();
+    http_address_ = *http;
+    logger_.Info("http front door listening", {{"address", std::string_view(http_address_)}});
+  }
 
   for (const auto& a : grpc_addresses_) {
     logger_.Info("grpc listening", {{"address", std::string_view(a)}});
@@ -220,6 +235,7 @@ void Sidecar::ReloadNow() {
 absl::Status Sidecar::WriteReadyFile() const {
   if (options_.ready_file.empty()) return absl::OkStatus();
   nlohmann::json j = {{"pid", getpid()}, {"grpc", grpc_addresses_}, {"admin", admin_address_}};
+  if (!http_address_.empty()) j["http"] = http_address_;
   const std::string tmp = options_.ready_file + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);
@@ -245,6 +261,7 @@ void Sidecar::Drain() {
   // Calls parked in a backoff or an AIMD queue end now rather than at their timers.
   if (state_ && state_->resilience) state_->resilience->BeginShutdown();
   if (scheduler_) scheduler_->FireAllNow();
+  if (front_door_) front_door_->Stop();  // its calls were refused or finished above
   grpc_server_->Shutdown(std::chrono::system_clock::now());
   grpc_server_->Wait();
   if (watcher_) watcher_->Stop();

@@ -36,6 +36,8 @@ struct PipelineState;
 namespace llmix::sidecar {
 
 class AdminServer;
+class BearerAuth;
+class FrontDoor;
 class LlmixService;
 class ReloadStatus;
 class WorkerPool;
@@ -79,6 +81,9 @@ class Sidecar {
   std::unique_ptr<LlmixService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<BearerAuth> auth_;
+  std::unique_ptr<FrontDoor> front_door_;
+  std::string http_address_;
   std::unique_ptr<registry::SnapshotWatcher> watcher_;
   std::vector<std::string> grpc_addresses_;
   std::vector<std::string> unix_sockets_;

@@ -12,17 +12,20 @@ SidecarProcess::SidecarProcess(std::vector<std::string> extra_args,
   std::vector<std::string> argv = {LLMIX_SIDECAR_BIN, "serve"};
   bool has_grpc = false;
   bool has_admin = false;
+  bool has_http = false;
   for (const auto& a : extra_args) {
     has_grpc = has_grpc || absl::StartsWith(a, "--grpc-listen");
     has_admin = has_admin || absl::StartsWith(a, "--admin-listen");
+    has_http = has_http || absl::StartsWith(a, "--http-listen");
   }
   if (!has_grpc) argv.insert(argv.end(), {"--grpc-listen", "127.0.0.1:0"});
   if (!has_admin) argv.insert(argv.end(), {"--admin-listen", "127.0.0.1:0"});
+  if (!has_http) argv.insert(argv.end(), {"--http-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), {"--ready-file", ready_file, "--state-dir", dir_.File("state")});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   // Never let the developer's real keys or endpoints leak into a test.
   for (const char* k : {"OPENAI_API_KEY", "OPENAI_KEYS", "OPENAI_BASE_URL", "LLMIX_GRPC_LISTEN",
-                        "LLMIX_ADMIN_LISTEN", "LLMIX_DUMMY_UPSTREAM", "REDIS_URL"}) {
+                        "LLMIX_ADMIN_LISTEN", "LLMIX_HTTP_LISTEN", "LLMIX_AUTH_TOKEN_FILE", "LLMIX_DUMMY_UPSTREAM", "REDIS_URL"}) {
     env.emplace(k, std::nullopt);
   }
   process_ = std::make_unique<ChildProcess>(argv, env, dir_.path());
@@ -38,6 +41,7 @@ SidecarProcess::SidecarProcess(std::vector<std::string> extra_args,
     }
   }
   admin_address_ = j["admin"].get<std::string>();
+  if (j.contains("http")) http_address_ = j["http"].get<std::string>();
   const std::string target = grpc_address_.empty() ? grpc_addresses_.front() : grpc_address_;
   stub_ = v1::Llmix::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
 }

@@ -32,6 +32,7 @@ class SidecarProcess {
   const std::string& grpc_address() const { return grpc_address_; }  // first TCP address
   const std::vector<std::string>& grpc_addresses() const { return grpc_addresses_; }
   const std::string& admin_address() const { return admin_address_; }
+  const std::string& http_address() const { return http_address_; }  // front door; may be empty
   v1::Llmix::Stub& stub() { return *stub_; }
   ChildProcess& process() { return *process_; }
   const TempDir& dir() const { return dir_; }
@@ -49,6 +50,7 @@ class SidecarProcess {
   std::string grpc_address_;
   std::vector<std::string> grpc_addresses_;
   std::string admin_address_;
+  std::string http_address_;
   std::unique_ptr<v1::Llmix::Stub> stub_;
 };
 

@@ -1,0 +1,138 @@
+#include "sidecar/front_door.h"
+
+#include <httplib.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/js_json.h"
+#include "sidecar/admin_server.h"
+#include "sidecar/grpc_service.h"
+#include "sidecar/openai_mapping.h"
+
+namespace llmix::sidecar {
+
+namespace {
+
+using nlohmann::json;
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+void SendError(httplib::Response& res, const OpenAiError& error) {
+  SendJson(res, error.http_status, ErrorBody(error));
+}
+
+const char* TierName(pipeline::CacheTier tier) {
+  switch (tier) {
+    case pipeline::CacheTier::kL1: return "l1";
+    case pipeline::CacheTier::kL2: return "l2";
+    default: return "none";
+  }
+}
+
+}  // namespace
+
+FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth)
+    : service_(service), state_(state), auth_(auth), server_(std::make_unique<httplib::Server>()) {}
+
+FrontDoor::~FrontDoor() { Stop(); }
+
+absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(address, &host, &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http-listen: expected host:port, got \"", address, "\""));
+  }
+  server_->set_tcp_nodelay(true);
+  server_->set_payload_max_length(static_cast<size_t>(state_.options.max_request_bytes) * 2);
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (auth_.Allows(req.get_header_value("Authorization"))) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    SendError(res, {401, "authentication_error", "invalid_api_key", "",
+                    "missing or wrong bearer token (authorization: Bearer <token>)"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, ModelList(*state_.snapshots.Get()));
+  });
+  server_->Post("/v1/chat/completions", [this](const httplib::Request& req,
+                                               httplib::Response& res) {
+    auto body = ParseJsJson(req.body);
+    if (!body.ok()) {
+      SendError(res, {400, "invalid_request_error", "", "body",
+                      absl::StrCat("body: invalid JSON: ", body.status().message())});
+      return;
+    }
+    auto input = ChatRequestToCallInput(*body);
+    if (!input.ok()) {
+      SendError(res, ErrorFromStatus(input.status()));
+      return;
+    }
+    const std::string model = (*body)["model"].get<std::string>();
+    pipeline::CallContext ctx;
+    ctx.input = *std::move(input);
+    if (req.has_header("traceparent")) {
+      ctx.input.parent = SpanContext::FromTraceparent(req.get_header_value("traceparent"));
+    }
+    if (absl::Status st = service_.RunAndWait(ctx, "POST /v1/chat/completions"); !st.ok()) {
+      SendError(res, ErrorFromStatus(st));
+      return;
+    }
+    res.set_header("x-llmix-trace-id", ctx.result.trace_id);
+    res.set_header("x-llmix-cache", TierName(ctx.result.cache_tier));
+    res.set_header("x-llmix-config-revision", ctx.result.config_revision);
+    if (!ctx.result.provider.empty()) res.set_header("x-llmix-provider", ctx.result.provider);
+    res.set_header("x-llmix-attempts", std::to_string(ctx.result.attempts));
+    if (!ctx.status.ok()) {
+      SendError(res, ErrorFromStatus(ctx.status));
+      return;
+    }
+    if (!ctx.result.success) {
+      const CallError fallback{CallErrorCode::kInternal, "call failed without an error"};
+      const CallError& error = ctx.result.error ? *ctx.result.error : fallback;
+      if (error.retry_after_ms) {
+        res.set_header("retry-after", std::to_string((*error.retry_after_ms + 999) / 1000));
+      }
+      SendError(res, ErrorFromCallError(error));
+      return;
+    }
+    const int64_t created = absl::ToUnixSeconds(absl::Now());
+    SendJson(res, 200, ChatCompletionFromResult(ctx.result, model, created));
+  });
+  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    SendError(res, {res.status, res.status == 404 ? "invalid_request_error" : "api_error",
+                    res.status == 404 ? "unknown_url" : "", "",
+                    absl::StrCat("HTTP ", res.status)});
+  });
+  if (port == 0) {
+    port = server_->bind_to_any_port(host.c_str());
+    if (port < 0) return absl::UnavailableError(absl::StrCat("http: cannot bind ", address));
+  } else if (!server_->bind_to_port(host.c_str(), port)) {
+    return absl::UnavailableError(absl::StrCat("http: cannot bind ", address));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs; wait for it so Stop() never hangs.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server_->is_running()) return absl::UnavailableError("http: listener did not start");
+  const bool v6 = host.find(':') != std::string::npos;
+  return absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
+}
+
+void FrontDoor::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace llmix::sidecar

@@ -1,0 +1,48 @@
+// Maps the OpenAI Chat Completions wire format to the pipeline and back, for the HTTP front
+// door: an OpenAI request body -> CallInput, a CallResult -> a `chat.completion` object, and
+// every failure -> OpenAI's error shape with its HTTP status. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/call_context.h"
+#include "registry/snapshot.h"
+
+namespace llmix::sidecar {
+
+// An error as OpenAI reports it: HTTP status + {"error":{message,type,param,code}}.
+struct OpenAiError {
+  int http_status = 500;
+  std::string type;     // invalid_request_error | authentication_error | rate_limit_error | ...
+  std::string code;     // e.g. model_not_found; empty: null
+  std::string param;    // the offending request field; empty: null
+  std::string message;
+};
+
+// The request body of POST /v1/chat/completions -> pipeline input. `model` is a preset
+// ("module/preset") or a raw provider model ("provider:model"). Honoured: messages,
+// temperature, top_p, max_tokens / max_completion_tokens, presence_penalty, frequency_penalty,
+// seed, stop, tools, tool_choice, response_format. Errors name the field; `stream: true` and
+// n > 1 are refused (INVALID_ARGUMENT); an unknown provider is NOT_FOUND.
+absl::StatusOr<pipeline::CallInput> ChatRequestToCallInput(const nlohmann::json& body);
+
+// A finished call (status OK, result success) -> the `chat.completion` object. `model` is the
+// name the caller asked for; `created` the Unix time in seconds.
+nlohmann::json ChatCompletionFromResult(const pipeline::CallResult& result,
+                                        const std::string& model, int64_t created);
+
+// A call refused or failed before an answer (non-OK status) -> OpenAI error.
+OpenAiError ErrorFromStatus(const absl::Status& status);
+// A call that reached the provider and failed (result.success false) -> OpenAI error.
+OpenAiError ErrorFromCallError(const CallError& error);
+
+// {"error":{...}} for `error`.
+nlohmann::json ErrorBody(const OpenAiError& error);
+
+// GET /v1/models: every preset of `snapshot` as an OpenAI model object, sorted by id.
+nlohmann::json ModelList(const registry::Snapshot& snapshot);
+
+}  // namespace llmix::sidecar
