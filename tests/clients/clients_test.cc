@@ -54,6 +54,7 @@ class ClientsE2E : public ::testing::Test {
             {"LLMIX_TOKEN", sidecar_auth_ ? std::optional<std::string>(kToken) : std::nullopt},
             {"LLMIX_PY_STUBS", dir_.File("py-stubs")},
             {"NODE_PATH", LLMIX_NODE_MODULES},
+            {"PYTHONDONTWRITEBYTECODE", "1"},
             {"OPENAI_API_KEY", std::nullopt},
             {"OPENAI_BASE_URL", std::nullopt}};
   }
@@ -138,6 +139,36 @@ TEST_F(ClientsE2E, GrpcClientsNeedTheSharedTokenWhenConfigured) {
   Node("test_grpc.js", "unauthenticated");
   Python("unauthenticated");
   EXPECT_EQ(fake_.RequestCount(), 2u);  // only the calls with the token went upstream
+}
+
+TEST_F(ClientsE2E, CppClientOverTcpAndUnixSocketWithTraceparent) {
+  StartSidecar();
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  for (const std::string& target : sidecar_->grpc_addresses()) {
+    CommandResult r = RunCommand({LLMIX_CPP_CLIENT, target, "demo/hello", "cpp via " + target,
+                                  "00-" + trace_id + "-00f067aa0ba902b7-01"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "fake reply\n");
+    EXPECT_NE(r.err.find("trace_id=" + trace_id), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(fake_.RequestCount(), 2u);
+  CommandResult missing = RunCommand({LLMIX_CPP_CLIENT, sidecar_->grpc_address(), "nope/x", "hi"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nope/x"), std::string::npos) << missing.err;
+}
+
+TEST_F(ClientsE2E, ShellExampleCallsBothFrontEnds) {
+  StartSidecar();
+  CommandResult r = RunCommand({"bash", kSource + "/clients/shell/call.sh", "demo/hello", "shell"},
+                               "", ClientEnv(), std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string http_line = r.out.substr(r.out.find('{'));
+  EXPECT_EQ(json::parse(http_line.substr(0, http_line.find('\n')))["choices"][0]["message"]["content"],
+            "fake reply");
+  EXPECT_NE(r.err.find("x-llmix-cache: none"), std::string::npos) << r.err;
+  // The gRPC call repeats the same request: the response cache answers it.
+  EXPECT_EQ(r.out.substr(r.out.rfind("fake reply")), "fake reply\n");
+  EXPECT_EQ(fake_.RequestCount(), 1u);
 }
 
 // ---- The OpenAI SDK against the HTTP front door.
