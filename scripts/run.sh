@@ -11,7 +11,10 @@ once=0
 # --once (CI, scripts) binds free ports so it never collides with a running sidecar.
 grpc_tcp=${LLMIX_RUN_GRPC:-127.0.0.1:7070}
 admin=${LLMIX_RUN_ADMIN:-127.0.0.1:9464}
-if [ "$once" = 1 ]; then grpc_tcp=${LLMIX_RUN_GRPC:-127.0.0.1:0}; admin=${LLMIX_RUN_ADMIN:-127.0.0.1:0}; fi
+http=${LLMIX_RUN_HTTP:-127.0.0.1:7071}
+if [ "$once" = 1 ]; then
+  grpc_tcp=${LLMIX_RUN_GRPC:-127.0.0.1:0}; admin=${LLMIX_RUN_ADMIN:-127.0.0.1:0}; http=${LLMIX_RUN_HTTP:-127.0.0.1:0}
+fi
 
 ./scripts/install-deps.sh
 # Same build dir as test.sh: after the tests, the binary is already built.
@@ -26,7 +29,7 @@ mkdir -p "$registry"
 cp -r examples/config/llm/source "$registry/source"
 "$bin" publish --root "$registry" >/dev/null
 args=(serve --state-dir "$state" --registry "$registry" --grpc-listen "unix://$state/llmix.sock"
-      --grpc-listen "$grpc_tcp" --admin-listen "$admin"
+      --grpc-listen "$grpc_tcp" --admin-listen "$admin" --http-listen "$http"
       --ready-file "$ready")
 if [ -z "${OPENAI_API_KEY:-}${OPENAI_KEYS:-}" ]; then
   echo "run.sh: no OPENAI_API_KEY set: offline mode (answers come from the built-in dummy responder)"
@@ -53,5 +56,6 @@ echo "run.sh: second identical call:"
 
 if [ "$once" = 1 ]; then exit 0; fi
 echo "run.sh: sidecar is serving on unix://$state/llmix.sock and $grpc_tcp; Ctrl-C stops it"
+echo "run.sh: OpenAI-compatible front door: http://$http/v1 (model \"demo/hello\")"
 echo "run.sh: edit $registry/source/demo/hello.mda, then: $bin publish --root $registry"
 wait "$pid"
