@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -36,8 +37,12 @@ const char* TierName(pipeline::CacheTier tier) {
 
 }  // namespace
 
-FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth)
-    : service_(service), state_(state), auth_(auth), server_(std::make_unique<httplib::Server>()) {}
+FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth,
+                     int threads)
+    : service_(service), state_(state), auth_(auth), server_(std::make_unique<httplib::Server>()) {
+  const size_t n = static_cast<size_t>(std::max(threads, 1));
+  server_->new_task_queue = [n] { return new httplib::ThreadPool(n); };
+}
 
 FrontDoor::~FrontDoor() { Stop(); }
 
@@ -94,7 +99,9 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
       return;
     }
     if (!ctx.result.success) {
-      const CallError fallback{CallErrorCode::kInternal, "call failed without an error"};
+      CallError fallback;
+      fallback.code = CallErrorCode::kInternal;
+      fallback.message = "call failed without an error";
       const CallError& error = ctx.result.error ? *ctx.result.error : fallback;
       if (error.retry_after_ms) {
         res.set_header("retry-after", std::to_string((*error.retry_after_ms + 999) / 1000));

@@ -22,7 +22,9 @@ class LlmixService;
 
 class FrontDoor {
  public:
-  FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth);
+  // `threads`: concurrent HTTP requests (each waits for its call; size it like the workers).
+  FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth,
+            int threads);
   ~FrontDoor();
 
   // Binds `address` ("host:port"; port 0 picks a free one) and starts serving; returns the

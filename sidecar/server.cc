@@ -145,7 +145,7 @@ absl::Status Sidecar::Start() {
   admin_address_ = *admin;
 
   if (!options_.http_listen.empty()) {
-    front_door_ = std::make_unique<FrontDoor>(*service_, *state_, *auth_);
+    front_door_ = std::make_unique<FrontDoor>(*service_, *state_, *auth_, options_.workers);
     auto http = front_door_->Start(options_.http_listen);
     if (!http.ok()) return http.status();
     http_address_ = *http;
