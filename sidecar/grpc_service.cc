@@ -190,9 +190,25 @@ absl::Status LlmixService::RunAndWait(pipeline::CallContext& ctx, const std::str
     metrics_.rejected_queue_full.Add();
     return absl::ResourceExhaustedError("sidecar overloaded: worker queue is full");
   }
+  {
+    absl::MutexLock l(&in_flight_mu_);
+    waiting_.insert(&ctx);
+  }
   done.WaitForNotification();
+  {
+    absl::MutexLock l(&in_flight_mu_);
+    waiting_.erase(&ctx);
+  }
   CallEnded();
   return absl::OkStatus();
+}
+
+void LlmixService::CancelWaiting() {
+  absl::MutexLock l(&in_flight_mu_);
+  for (pipeline::CallContext* ctx : waiting_) {
+    ctx->cancelled.store(true);
+    ctx->upstream.cancel.Cancel();
+  }
 }
 
 bool LlmixService::Authorized(const grpc::CallbackServerContext& context) const {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -73,6 +74,10 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   // (UNAUTHENTICATED otherwise). `auth` must outlive the service.
   void RequireAuth(const BearerAuth& auth) { auth_ = &auth; }
 
+  // Cancels the calls RunAndWait is running (end of the drain grace period), as gRPC
+  // cancels its own calls at shutdown.
+  void CancelWaiting();
+
   // New calls are refused with UNAVAILABLE from now on.
   void BeginDrain() { draining_.store(true); }
   bool draining() const { return draining_.load(); }
@@ -95,6 +100,7 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   std::atomic<bool> draining_{false};
   absl::Mutex in_flight_mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
+  std::set<pipeline::CallContext*> waiting_ ABSL_GUARDED_BY(in_flight_mu_);
 
   // Starts the span, runs the pipeline and records the call metrics; `finish` runs with the
   // finished context (from whichever thread completes it), before the span ends.

@@ -261,7 +261,8 @@ void Sidecar::Drain() {
   // Calls parked in a backoff or an AIMD queue end now rather than at their timers.
   if (state_ && state_->resilience) state_->resilience->BeginShutdown();
   if (scheduler_) scheduler_->FireAllNow();
-  if (front_door_) front_door_->Stop();  // its calls were refused or finished above
+  service_->CancelWaiting();             // front-door calls still running after the grace
+  if (front_door_) front_door_->Stop();
   grpc_server_->Shutdown(std::chrono::system_clock::now());
   grpc_server_->Wait();
   if (watcher_) watcher_->Stop();

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -134,6 +136,29 @@ TEST_F(FrontDoorE2E, ServesMoreConcurrentCallsThanHttplibsDefaultPool) {
   for (auto& t : threads) t.join();
   EXPECT_TRUE(all_upstream) << "in flight at the provider: " << fake_.InFlight();
   EXPECT_EQ(ok.load(), kCalls);
+}
+
+TEST_F(FrontDoorE2E, DrainFinishesInFlightCallsAndRefusesNewOnes) {
+  Start({"--drain-grace-ms", "20000"});
+  fake_.Hold();
+  std::atomic<int> status{-1};
+  std::thread caller([&] {
+    auto res = Client().Post("/v1/chat/completions", Chat("in flight"), "application/json");
+    status.store(res ? res->status : 0);
+  });
+  ASSERT_TRUE(WaitFor([&] { return fake_.InFlight() == 1; }));
+  sidecar_->process().Signal(SIGTERM);
+  // Once draining (readyz says so), a new call is refused with 503 in OpenAI's error shape.
+  ASSERT_TRUE(WaitFor([&] { return sidecar_->AdminGet("/readyz") == 503; }));
+  auto late = Client().Post("/v1/chat/completions", Chat("late"), "application/json");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 503);
+  EXPECT_EQ(json::parse(late->body)["error"]["type"], "api_error");
+  fake_.Release();
+  caller.join();
+  EXPECT_EQ(status.load(), 200);  // the call in flight finished within the grace period
+  EXPECT_TRUE(sidecar_->process().Wait(std::chrono::seconds(10)).has_value());
+  EXPECT_EQ(fake_.RequestCount(), 1u);
 }
 
 }  // namespace
