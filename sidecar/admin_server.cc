@@ -29,13 +29,34 @@ AdminServer::AdminServer(std::function<bool()> ready)
 
 AdminServer::~AdminServer() { Stop(); }
 
-absl::StatusOr<std::string> AdminServer::Start(const std::string& address) {
+absl::StatusOr<std::string> ListenInBackground(httplib::Server& server, const std::string& address,
+                                               const std::string& flag, std::thread* thread) {
   std::string host;
   int port = 0;
   if (!SplitHostPort(address, &host, &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("--admin-listen: expected host:port, got \"",
-                                                   address, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": expected host:port, got \"", address, "\""));
   }
+  if (port == 0) {
+    port = server.bind_to_any_port(host.c_str());
+    if (port < 0) return absl::UnavailableError(absl::StrCat(flag, ": cannot bind ", address));
+  } else if (!server.bind_to_port(host.c_str(), port)) {
+    return absl::UnavailableError(absl::StrCat(flag, ": cannot bind ", address));
+  }
+  *thread = std::thread([&server] { server.listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs; wait for it so Stop() never hangs.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server.is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server.is_running()) {
+    return absl::UnavailableError(absl::StrCat(flag, ": listener did not start"));
+  }
+  const bool v6 = host.find(':') != std::string::npos;
+  return absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
+}
+
+absl::StatusOr<std::string> AdminServer::Start(const std::string& address) {
   server_->set_tcp_nodelay(true);
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", "application/json");
@@ -46,21 +67,7 @@ absl::StatusOr<std::string> AdminServer::Start(const std::string& address) {
     res.set_content(ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"not ready\"}\n",
                     "application/json");
   });
-  if (port == 0) {
-    port = server_->bind_to_any_port(host.c_str());
-    if (port < 0) return absl::UnavailableError(absl::StrCat("admin: cannot bind ", address));
-  } else if (!server_->bind_to_port(host.c_str(), port)) {
-    return absl::UnavailableError(absl::StrCat("admin: cannot bind ", address));
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // httplib's stop() is a no-op until the accept loop runs; wait for it so Stop() never hangs.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!server_->is_running()) return absl::UnavailableError("admin: listener did not start");
-  const bool v6 = host.find(':') != std::string::npos;
-  return absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
+  return ListenInBackground(*server_, address, "--admin-listen", &thread_);
 }
 
 void AdminServer::Stop() {

@@ -31,6 +31,11 @@ class AdminServer {
   std::thread thread_;
 };
 
+// Binds `server` to `address` ("host:port"; port 0 picks a free one), runs its accept loop on
+// `*thread` and returns once it accepts, with the bound "host:port". Errors name `flag`.
+absl::StatusOr<std::string> ListenInBackground(httplib::Server& server, const std::string& address,
+                                               const std::string& flag, std::thread* thread);
+
 // Splits "host:port" / "[v6]:port" into parts; false when malformed.
 bool SplitHostPort(const std::string& address, std::string* host, int* port);
 

@@ -47,12 +47,6 @@ FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, cons
 FrontDoor::~FrontDoor() { Stop(); }
 
 absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(address, &host, &port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--http-listen: expected host:port, got \"", address, "\""));
-  }
   server_->set_tcp_nodelay(true);
   server_->set_payload_max_length(static_cast<size_t>(state_.options.max_request_bytes) * 2);
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -118,21 +112,7 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
                     res.status == 404 ? "unknown_url" : "", "",
                     absl::StrCat("HTTP ", res.status)});
   });
-  if (port == 0) {
-    port = server_->bind_to_any_port(host.c_str());
-    if (port < 0) return absl::UnavailableError(absl::StrCat("http: cannot bind ", address));
-  } else if (!server_->bind_to_port(host.c_str(), port)) {
-    return absl::UnavailableError(absl::StrCat("http: cannot bind ", address));
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // httplib's stop() is a no-op until the accept loop runs; wait for it so Stop() never hangs.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!server_->is_running()) return absl::UnavailableError("http: listener did not start");
-  const bool v6 = host.find(':') != std::string::npos;
-  return absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port);
+  return ListenInBackground(*server_, address, "--http-listen", &thread_);
 }
 
 void FrontDoor::Stop() {

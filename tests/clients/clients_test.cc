@@ -88,50 +88,43 @@ class ClientsE2E : public ::testing::Test {
   bool sidecar_auth_ = false;
 };
 
-// ---- gRPC clients: success (TCP + unix, traceparent, deadline), errors, deadline, cancel.
+// ---- gRPC clients (Node, Python): success (TCP + unix, traceparent, deadline), errors,
+// deadline, cancel. One scenario name per case; each client implements all of them.
 
-TEST_F(ClientsE2E, NodeGrpcSuccessOverTcpAndUnixSocket) {
+class GrpcClientE2E : public ClientsE2E, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void Scenario(const std::string& name) {
+    if (GetParam() == "node") {
+      Node("test_grpc.js", name);
+    } else {
+      Python(name);
+    }
+  }
+};
+
+TEST_P(GrpcClientE2E, SuccessOverTcpAndUnixSocket) {
   StartSidecar();
-  Node("test_grpc.js", "success");
+  Scenario("success");
   EXPECT_EQ(fake_.RequestCount(), 2u);
 }
 
-TEST_F(ClientsE2E, PythonGrpcSuccessOverTcpAndUnixSocket) {
+TEST_P(GrpcClientE2E, InvalidArgument) {
   StartSidecar();
-  Python("success");
-  EXPECT_EQ(fake_.RequestCount(), 2u);
-}
-
-TEST_F(ClientsE2E, NodeGrpcInvalidArgument) {
-  StartSidecar();
-  Node("test_grpc.js", "invalid_argument");
+  Scenario("invalid_argument");
   EXPECT_EQ(fake_.RequestCount(), 0u);
 }
 
-TEST_F(ClientsE2E, PythonGrpcInvalidArgument) {
-  StartSidecar();
-  Python("invalid_argument");
-  EXPECT_EQ(fake_.RequestCount(), 0u);
-}
-
-TEST_F(ClientsE2E, NodeGrpcDeadlineExceededAndCancel) {
+TEST_P(GrpcClientE2E, DeadlineExceededAndCancel) {
   StartSidecar();
   fake_.Hold();
-  Node("test_grpc.js", "deadline_exceeded");
-  Node("test_grpc.js", "cancel");
+  Scenario("deadline_exceeded");
+  Scenario("cancel");
   fake_.Release();
-  // The sidecar keeps serving after abandoned calls.
-  Node("test_grpc.js", "success");
+  Scenario("success");  // the sidecar keeps serving after abandoned calls
 }
 
-TEST_F(ClientsE2E, PythonGrpcDeadlineExceededAndCancel) {
-  StartSidecar();
-  fake_.Hold();
-  Python("deadline_exceeded");
-  Python("cancel");
-  fake_.Release();
-  Python("success");
-}
+INSTANTIATE_TEST_SUITE_P(Clients, GrpcClientE2E, ::testing::Values("node", "python"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST_F(ClientsE2E, GrpcClientsNeedTheSharedTokenWhenConfigured) {
   sidecar_auth_ = true;
