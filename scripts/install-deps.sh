@@ -17,8 +17,14 @@ PKGS=(
   nodejs npm python3-grpcio python3-protobuf curl
 )
 
+# Node may come from elsewhere (e.g. NodeSource's nodejs bundles npm, and conflicts with
+# Debian's npm): a working command is enough.
+command_for() { case "$1" in nodejs) echo node ;; npm) echo npm ;; esac; }
+
 missing=()
 for p in "${PKGS[@]}"; do
+  cmd=$(command_for "$p")
+  if [ -n "$cmd" ] && command -v "$cmd" >/dev/null; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
