@@ -69,6 +69,13 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
       return;
     }
     auto input = ChatRequestToCallInput(*body);
+    if (input.ok()) {
+      if (absl::Status st = ApplyLlmixHeaders(req.get_header_value("x-llmix-cache-mode"),
+                                              req.get_header_value("x-llmix-timeout-ms"), &*input);
+          !st.ok()) {
+        input = st;
+      }
+    }
     if (!input.ok()) {
       SendError(res, ErrorFromStatus(input.status()));
       return;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/provider_catalog.h"
 
@@ -172,6 +173,25 @@ absl::StatusOr<pipeline::CallInput> ChatRequestToCallInput(const json& body) {
   }
   in.request_bytes = body.dump(-1, ' ', false, json::error_handler_t::replace).size();
   return in;
+}
+
+absl::Status ApplyLlmixHeaders(const std::string& cache_mode, const std::string& timeout_ms,
+                               pipeline::CallInput* in) {
+  if (cache_mode == "bypass") {
+    in->cache_mode = pipeline::CacheMode::kBypass;
+  } else if (cache_mode == "refresh") {
+    in->cache_mode = pipeline::CacheMode::kRefresh;
+  } else if (!cache_mode.empty() && cache_mode != "default") {
+    return Invalid("x-llmix-cache-mode", "expected default, bypass or refresh");
+  }
+  if (!timeout_ms.empty()) {
+    int64_t ms = 0;
+    if (!absl::SimpleAtoi(timeout_ms, &ms) || ms <= 0) {
+      return Invalid("x-llmix-timeout-ms", "expected a positive integer");
+    }
+    in->timeout = absl::Milliseconds(ms);
+  }
+  return absl::OkStatus();
 }
 
 json ChatCompletionFromResult(const pipeline::CallResult& r, const std::string& model,

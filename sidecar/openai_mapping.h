@@ -29,6 +29,12 @@ struct OpenAiError {
 // n > 1 are refused (INVALID_ARGUMENT); an unknown provider is NOT_FOUND.
 absl::StatusOr<pipeline::CallInput> ChatRequestToCallInput(const nlohmann::json& body);
 
+// The front door's own request headers: `x-llmix-cache-mode` (default | bypass | refresh) and
+// `x-llmix-timeout-ms` (a positive integer: the call's deadline, as a gRPC deadline would be).
+// Empty values are ignored; bad ones are INVALID_ARGUMENT naming the header.
+absl::Status ApplyLlmixHeaders(const std::string& cache_mode, const std::string& timeout_ms,
+                               pipeline::CallInput* in);
+
 // A finished call (status OK, result success) -> the `chat.completion` object. `model` is the
 // name the caller asked for; `created` the Unix time in seconds.
 nlohmann::json ChatCompletionFromResult(const pipeline::CallResult& result,

@@ -95,6 +95,33 @@ TEST_F(FrontDoorE2E, ProviderRateLimitKeepsStatusAndRetryAfter) {
   EXPECT_EQ(res->body.find("sk-front-door"), std::string::npos);
 }
 
+TEST_F(FrontDoorE2E, CacheModeAndTimeoutHeaders) {
+  Start();
+  auto c = Client();
+  auto first = c.Post("/v1/chat/completions", Chat("cached"), "application/json");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->get_header_value("x-llmix-cache"), "none");
+  auto hit = c.Post("/v1/chat/completions", Chat("cached"), "application/json");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->get_header_value("x-llmix-cache"), "l1");
+  auto bypass = c.Post("/v1/chat/completions", {{"x-llmix-cache-mode", "bypass"}}, Chat("cached"),
+                       "application/json");
+  ASSERT_TRUE(bypass);
+  EXPECT_EQ(bypass->get_header_value("x-llmix-cache"), "none");
+  EXPECT_EQ(fake_.RequestCount(), 2u);
+
+  fake_.Hold();
+  const auto started = std::chrono::steady_clock::now();
+  auto late = c.Post("/v1/chat/completions", {{"x-llmix-timeout-ms", "300"}}, Chat("slow"),
+                     "application/json");
+  const auto took = std::chrono::steady_clock::now() - started;
+  fake_.Release();
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 504) << late->body;
+  EXPECT_EQ(json::parse(late->body)["error"]["code"], "upstream_timeout");
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
 TEST_F(FrontDoorE2E, SharedTokenGuardsEveryRoute) {
   WriteFile(dir_.File("token"), "tok-fd\n");
   Start({"--auth-token-file", dir_.File("token")});

@@ -121,6 +121,21 @@ TEST(ChatRequestToCallInput, StreamingIsRefusedWithAClearMessage) {
   EXPECT_TRUE(ChatRequestToCallInput(body).ok());
 }
 
+TEST(ApplyLlmixHeaders, CacheModeAndTimeout) {
+  pipeline::CallInput in;
+  ASSERT_TRUE(ApplyLlmixHeaders("", "", &in).ok());
+  EXPECT_EQ(in.cache_mode, pipeline::CacheMode::kDefault);
+  EXPECT_FALSE(in.timeout.has_value());
+  ASSERT_TRUE(ApplyLlmixHeaders("bypass", "1500", &in).ok());
+  EXPECT_EQ(in.cache_mode, pipeline::CacheMode::kBypass);
+  EXPECT_EQ(in.timeout, absl::Milliseconds(1500));
+  ASSERT_TRUE(ApplyLlmixHeaders("refresh", "", &in).ok());
+  EXPECT_EQ(in.cache_mode, pipeline::CacheMode::kRefresh);
+  EXPECT_EQ(ErrorFromStatus(ApplyLlmixHeaders("never", "", &in)).param, "x-llmix-cache-mode");
+  EXPECT_EQ(ErrorFromStatus(ApplyLlmixHeaders("", "-5", &in)).param, "x-llmix-timeout-ms");
+  EXPECT_EQ(ErrorFromStatus(ApplyLlmixHeaders("", "soon", &in)).param, "x-llmix-timeout-ms");
+}
+
 TEST(ChatCompletionFromResult, TextAnswer) {
   pipeline::CallResult r;
   r.success = true;
