@@ -2,6 +2,8 @@
 // failures -> OpenAI error shape) and the shared-token check.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "sidecar/auth.h"
 #include "sidecar/openai_mapping.h"
 #include "tests/support/process.h"
@@ -110,6 +112,52 @@ TEST(ChatRequestToCallInput, BadFieldsAreNamed) {
   EXPECT_NE(ChatRequestToCallInput(json{{"model", "a/b"}}).status().message().find("messages"),
             std::string::npos);
   EXPECT_FALSE(ChatRequestToCallInput(json::array()).ok());
+}
+
+// Any JSON in any field: a mapped input or an INVALID_ARGUMENT / NOT_FOUND, never a throw.
+json RandomJson(std::mt19937& rng, int depth) {
+  switch (rng() % (depth > 2 ? 6 : 8)) {
+    case 0: return nullptr;
+    case 1: return rng() % 2 == 0;
+    case 2: return static_cast<double>(static_cast<int32_t>(rng())) / 7.0;
+    case 3: return std::string(rng() % 4, static_cast<char>('a' + rng() % 3)) + (rng() % 2 ? ":x" : "/y");
+    case 4: return "\xff\xfe";  // invalid UTF-8
+    case 5: return static_cast<int64_t>(rng() % 3);
+    case 6: {
+      json a = json::array();
+      for (int i = rng() % 3; i > 0; --i) a.push_back(RandomJson(rng, depth + 1));
+      return a;
+    }
+    default: {
+      json o = json::object();
+      const char* keys[] = {"role", "content", "function", "name", "type", "parameters"};
+      for (int i = rng() % 3; i > 0; --i) o[keys[rng() % 6]] = RandomJson(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+TEST(ChatRequestToCallInput, ArbitraryFieldValuesNeverThrow) {
+  std::mt19937 rng(12345);
+  const char* fields[] = {"model", "messages", "temperature", "max_tokens", "stop", "tools",
+                          "tool_choice", "response_format", "seed", "n", "stream", "top_p"};
+  int accepted = 0;
+  for (int i = 0; i < 5000; ++i) {
+    json body = Base();
+    for (int k = rng() % 3 + 1; k > 0; --k) body[fields[rng() % 12]] = RandomJson(rng, 0);
+    absl::StatusOr<pipeline::CallInput> in;
+    ASSERT_NO_THROW(in = ChatRequestToCallInput(body)) << body.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (in.ok()) {
+      ++accepted;
+      continue;
+    }
+    EXPECT_TRUE(in.status().code() == absl::StatusCode::kInvalidArgument ||
+                in.status().code() == absl::StatusCode::kNotFound)
+        << in.status();
+    EXPECT_NO_THROW(ErrorBody(ErrorFromStatus(in.status())).dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_LT(accepted, 5000);
 }
 
 TEST(ChatRequestToCallInput, StreamingIsRefusedWithAClearMessage) {
