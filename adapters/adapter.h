@@ -25,6 +25,9 @@ struct ProviderRequest {
   nlohmann::json kwargs = nlohmann::json::object();  // snake_case request params
   nlohmann::json tools;        // OpenAI-style tools array, or null
   nlohmann::json tool_choice;  // OpenAI-style tool_choice, or null
+  // providerOptions[provider] from the preset (AI SDK option names), or null. Only the
+  // called provider's own options are forwarded (CONTRACT §10).
+  nlohmann::json provider_options;
   absl::Duration timeout = absl::Seconds(60);  // whole exchange budget
   std::string traceparent;     // W3C header for the upstream request, or empty
 };

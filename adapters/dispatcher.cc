@@ -1,7 +1,9 @@
 #include "adapters/dispatcher.h"
 
 #include "absl/strings/str_cat.h"
+#include "adapters/anthropic_messages_adapter.h"
 #include "adapters/dummy_adapter.h"
+#include "adapters/gemini_adapter.h"
 #include "adapters/openai_chat_adapter.h"
 
 namespace llmix::adapters {
@@ -9,7 +11,10 @@ namespace llmix::adapters {
 Dispatcher::Dispatcher(DispatcherOptions options)
     : options_(std::move(options)),
       transport_(std::make_unique<HttpTransport>(options_.transport)),
-      openai_chat_(std::make_unique<OpenAiChatAdapter>(*transport_)),
+      warner_(options_.logger),
+      openai_chat_(std::make_unique<OpenAiChatAdapter>(*transport_, warner_)),
+      anthropic_(std::make_unique<AnthropicMessagesAdapter>(*transport_, warner_)),
+      gemini_(std::make_unique<GeminiAdapter>(*transport_, warner_)),
       dummy_(std::make_unique<DummyAdapter>()) {}
 
 Dispatcher::~Dispatcher() = default;
@@ -17,18 +22,17 @@ Dispatcher::~Dispatcher() = default;
 ProviderOutcome Dispatcher::Send(const ProviderRequest& request) {
   if (options_.dummy_upstream) return dummy_->Send(request);
   const ProviderInfo* info = FindProvider(request.provider);
-  if (info != nullptr && info->protocol == WireProtocol::kOpenAiChat) {
-    return openai_chat_->Send(request);
+  // Unknown names only reach here from inline configs validated elsewhere; they speak
+  // OpenAI's protocol like any OpenAI-compatible base URL.
+  const WireProtocol protocol = info != nullptr ? info->protocol : WireProtocol::kOpenAiChat;
+  switch (protocol) {
+    case WireProtocol::kAnthropicMessages:
+      return anthropic_->Send(request);
+    case WireProtocol::kGeminiGenerateContent:
+      return gemini_->Send(request);
+    default:
+      return openai_chat_->Send(request);
   }
-  ProviderOutcome out;
-  CallError e;
-  e.code = CallErrorCode::kConfig;
-  e.provider = request.provider;
-  e.message = absl::StrCat("provider \"", request.provider, "\" speaks the ",
-                           info ? std::string(WireProtocolName(info->protocol)) : "unknown",
-                           " protocol, which this build does not support yet");
-  out.error = std::move(e);
-  return out;
 }
 
 }  // namespace llmix::adapters

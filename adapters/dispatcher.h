@@ -6,12 +6,15 @@
 
 #include "adapters/adapter.h"
 #include "adapters/http_transport.h"
+#include "adapters/provider_options.h"
+#include "common/logging.h"
 
 namespace llmix::adapters {
 
 struct DispatcherOptions {
   bool dummy_upstream = false;
   HttpTransportOptions transport;
+  Logger* logger = nullptr;  // one warning per unknown provider option; may be null
 };
 
 class Dispatcher final : public Adapter {
@@ -26,7 +29,10 @@ class Dispatcher final : public Adapter {
  private:
   DispatcherOptions options_;
   std::unique_ptr<HttpTransport> transport_;
+  UnknownOptionWarner warner_;
   std::unique_ptr<Adapter> openai_chat_;
+  std::unique_ptr<Adapter> anthropic_;
+  std::unique_ptr<Adapter> gemini_;
   std::unique_ptr<Adapter> dummy_;
 };
 

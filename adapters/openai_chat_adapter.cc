@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "common/logging.h"
+#include "adapters/wire_common.h"
 
 namespace llmix::adapters {
 
@@ -16,37 +16,55 @@ constexpr const char* kForwardedKwargs[] = {
     "frequency_penalty", "stop",  "seed",       "response_format",       "reasoning_effort",
     "user",              "n",     "logit_bias", "extra_body"};
 
-std::string Redact(std::string text, const std::string& api_key) {
-  if (api_key.size() >= 4) absl::StrReplaceAll({{api_key, "[REDACTED]"}}, &text);
-  return RedactSecrets(text);
-}
-
-int64_t IntField(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_number()) return 0;
-  return it->get<int64_t>();
-}
-
-std::string Truncate(std::string s, size_t n) {
-  if (s.size() > n) {
-    s.resize(n);
-    s += "...";
+// sno-gpu (CONTRACT §10): thinking settings move into `extra_body` and
+// `extra_body.chat_template_kwargs` (as LLMix's fetch wrapper does); the body keeps a literal
+// `extra_body` member, which the GPU servers read.
+void ShapeSnoGpuBody(const json& kw, json& body) {
+  json settings = json::object();
+  for (auto [camel, snake] : {std::pair{"enableThinking", "enable_thinking"},
+                              std::pair{"thinkingBudget", "thinking_budget"}}) {
+    if (kw.contains(camel) && !kw[camel].is_null()) {
+      settings[snake] = kw[camel];
+    } else if (kw.contains(snake) && !kw[snake].is_null()) {
+      settings[snake] = kw[snake];
+    }
   }
-  return s;
+  if (kw.contains("extra_body") && kw["extra_body"].is_object()) body["extra_body"] = kw["extra_body"];
+  if (settings.empty()) return;
+  json extra = body.contains("extra_body") && body["extra_body"].is_object() ? body["extra_body"]
+                                                                             : json::object();
+  json& template_kwargs = extra["chat_template_kwargs"];
+  if (!template_kwargs.is_object()) template_kwargs = json::object();
+  for (const auto& [k, v] : settings.items()) {
+    template_kwargs[k] = v;
+    extra[k] = v;
+  }
+  body.erase("enable_thinking");
+  body.erase("thinking_budget");
+  body["extra_body"] = std::move(extra);
 }
 
 }  // namespace
 
-json OpenAiChatAdapter::BuildBody(const ProviderRequest& r) {
+absl::StatusOr<json> OpenAiChatAdapter::BuildBody(const ProviderRequest& r,
+                                                  std::vector<std::string>* unknown) {
+  auto split = SplitSystemMessages(r.messages);
+  if (!split.ok()) return split.status();
+  json messages = json::array();
+  if (split->has_system) messages.push_back({{"role", "system"}, {"content", split->system}});
+  for (const json* m : split->rest) messages.push_back(*m);
+  const bool sno_gpu = r.provider == "sno-gpu";
+
   json body = json::object();
   body["model"] = r.model;
-  body["messages"] = r.messages != nullptr ? *r.messages : json::array();
+  body["messages"] = std::move(messages);
   for (const char* k : kForwardedKwargs) {
     auto it = r.kwargs.find(k);
     if (it == r.kwargs.end() || it->is_null()) continue;
     if (std::string_view(k) == "extra_body") {
-      // OpenAI SDK semantics: extra_body members are merged into the top-level body.
-      if (it->is_object()) {
+      // OpenAI SDK semantics: extra_body members are merged into the top-level body
+      // (sno-gpu keeps it as a member, below).
+      if (it->is_object() && !sno_gpu) {
         for (auto e = it->begin(); e != it->end(); ++e) body[e.key()] = e.value();
       }
       continue;
@@ -57,6 +75,8 @@ json OpenAiChatAdapter::BuildBody(const ProviderRequest& r) {
     body["tools"] = r.tools;
     if (!r.tool_choice.is_null()) body["tool_choice"] = r.tool_choice;
   }
+  ApplyProviderOptions(r.provider, r.provider_options, body, unknown);
+  if (sno_gpu) ShapeSnoGpuBody(r.kwargs, body);
   return body;
 }
 
@@ -128,84 +148,29 @@ bool OpenAiChatAdapter::ParseResponse(std::string_view text, ProviderResponse* o
   return true;
 }
 
-CallError ErrorFromHttp(const std::string& provider, const HttpResponse& r) {
-  CallError e;
-  e.provider = provider;
-  if (r.failure != TransportFailure::kNone) {
-    e.retryable = r.failure != TransportFailure::kBadUrl && r.failure != TransportFailure::kTooLarge;
-    switch (r.failure) {
-      case TransportFailure::kTimeout:
-        e.code = CallErrorCode::kUpstreamTimeout;
-        break;
-      case TransportFailure::kTooLarge:
-        e.code = CallErrorCode::kUpstreamBadResponse;
-        break;
-      case TransportFailure::kBadUrl:
-        e.code = CallErrorCode::kConfig;
-        break;
-      default:
-        e.code = CallErrorCode::kUpstreamUnreachable;
-    }
-    e.message = absl::StrCat(provider, " request failed: ", r.failure_detail);
-    return e;
-  }
-  HttpStatusClass cls = ClassifyHttpStatus(r.status);
-  e.code = cls.code;
-  e.retryable = cls.retryable;
-  e.http_status = r.status;
-  std::string detail;
-  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.contains("error")) {
-    const json& err = j["error"];
-    if (err.is_object()) {
-      if (auto m = err.find("message"); m != err.end() && m->is_string()) detail = m->get<std::string>();
-      if (auto t = err.find("type"); t != err.end() && t->is_string()) {
-        e.provider_error_type = t->get<std::string>();
-      } else if (auto c = err.find("code"); c != err.end() && c->is_string()) {
-        e.provider_error_type = c->get<std::string>();
-      }
-    } else if (err.is_string()) {
-      detail = err.get<std::string>();
-    }
-  }
-  if (detail.empty()) detail = Truncate(r.body, 200);
-  e.message = absl::StrCat(provider, " returned HTTP ", r.status, detail.empty() ? "" : ": ", detail);
-  return e;
-}
-
 ProviderOutcome OpenAiChatAdapter::Send(const ProviderRequest& request) {
-  ProviderOutcome out;
-  HttpRequest http;
-  std::string base = request.base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  http.url = base + "/chat/completions";
-  http.timeout = request.timeout;
-  http.body = BuildBody(request).dump(-1, ' ', false, json::error_handler_t::replace);
-  if (!request.api_key.empty()) http.headers.emplace_back("Authorization", "Bearer " + request.api_key);
-  http.headers.emplace_back("Accept", "application/json");
-  if (!request.traceparent.empty()) http.headers.emplace_back("traceparent", request.traceparent);
-
-  HttpResponse r = transport_.Post(http);
-  out.http_status = r.status;
-  out.headers = std::move(r.headers);
-  if (r.failure != TransportFailure::kNone || r.status < 200 || r.status > 299) {
-    out.network_error = r.failure != TransportFailure::kNone;
-    CallError e = ErrorFromHttp(request.provider, r);
-    e.message = Redact(std::move(e.message), request.api_key);
-    out.error = std::move(e);
-    return out;
+  std::vector<std::string> unknown;
+  auto body = BuildBody(request, &unknown);
+  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
+  warner_.Warn(request.provider, unknown);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (request.provider == "sno-gpu") {
+    // LLMix gives the AI SDK the placeholder key "not-used" and sends the real one in the
+    // sno-gpu headers.
+    headers.emplace_back("Authorization", "Bearer not-used");
+    if (!request.api_key.empty()) {
+      headers.emplace_back("X-Internal-Token", request.api_key);
+      headers.emplace_back("X-Sno-LLM-Key", request.api_key);
+    }
+  } else if (!request.api_key.empty()) {
+    headers.emplace_back("Authorization", "Bearer " + request.api_key);
   }
-  std::string parse_error;
-  if (!ParseResponse(r.body, &out.response, &parse_error)) {
-    CallError e;
-    e.code = CallErrorCode::kUpstreamBadResponse;
-    e.provider = request.provider;
-    e.http_status = r.status;
-    e.message = absl::StrCat(request.provider, " response unusable: ", parse_error);
-    out.error = std::move(e);
-    return out;
+  ProviderOutcome out = Exchange(transport_, request, JoinUrl(request.base_url, "/chat/completions"),
+                                 std::move(headers), *body, &ParseResponse);
+  if (request.provider == "sno-gpu" && out.ok() && out.response.content.empty() &&
+      out.response.reasoning_content && !out.response.reasoning_content->empty()) {
+    out.response.content = *out.response.reasoning_content;  // LLMix's sno-gpu fetch wrapper
   }
-  if (out.response.model.empty()) out.response.model = request.model;
   return out;
 }
 

@@ -4,25 +4,28 @@
 #pragma once
 
 #include "adapters/adapter.h"
+#include "absl/status/statusor.h"
 #include "adapters/http_transport.h"
+#include "adapters/provider_options.h"
 
 namespace llmix::adapters {
 
 class OpenAiChatAdapter final : public Adapter {
  public:
-  explicit OpenAiChatAdapter(HttpTransport& transport) : transport_(transport) {}
+  OpenAiChatAdapter(HttpTransport& transport, UnknownOptionWarner& warner)
+      : transport_(transport), warner_(warner) {}
   ProviderOutcome Send(const ProviderRequest& request) override;
 
   // Exposed for tests: the JSON body sent upstream, and the parse of a 2xx body.
-  static nlohmann::json BuildBody(const ProviderRequest& request);
+  // System messages are joined into one leading system message (CONTRACT §10); an error
+  // names the offending message field.
+  static absl::StatusOr<nlohmann::json> BuildBody(const ProviderRequest& request,
+                                                  std::vector<std::string>* unknown_options = nullptr);
   static bool ParseResponse(std::string_view body, ProviderResponse* out, std::string* error);
 
  private:
   HttpTransport& transport_;
+  UnknownOptionWarner& warner_;
 };
-
-// Turns a transport failure or a non-2xx answer into the structured error (the provider's
-// message and type when its body has OpenAI's `{"error": {...}}` shape; keys redacted).
-CallError ErrorFromHttp(const std::string& provider, const HttpResponse& response);
 
 }  // namespace llmix::adapters

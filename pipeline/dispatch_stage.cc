@@ -18,6 +18,11 @@ void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
   req.kwargs = ctx.upstream.kwargs;  // built by the kwargs stage
   req.tools = ctx.input.tools;
   req.tool_choice = ctx.input.tool_choice;
+  if (cfg.provider_options.is_object()) {
+    if (auto it = cfg.provider_options.find(cfg.provider); it != cfg.provider_options.end()) {
+      req.provider_options = *it;
+    }
+  }
   req.timeout = remaining;
   if (ctx.stage_span != nullptr) req.traceparent = ctx.stage_span->ToTraceparent();
   req.api_key = ctx.upstream.api_key;  // chosen by the key stage (empty offline)

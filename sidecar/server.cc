@@ -77,6 +77,7 @@ absl::Status Sidecar::Start() {
   dopts.transport.connect_timeout = absl::Milliseconds(options_.connect_timeout_ms);
   dopts.transport.max_response_bytes = options_.max_response_bytes;
   dopts.transport.ca_cert_file = options_.ca_file;
+  dopts.logger = &logger_;
   dispatcher_ = std::make_unique<adapters::Dispatcher>(dopts);
 
   pipeline::PipelineOptions popts;

@@ -29,7 +29,8 @@ class OpenAiChatAdapterTest : public ::testing::Test {
     o.max_response_bytes = 64 * 1024;
     return o;
   }()};
-  OpenAiChatAdapter adapter_{transport_};
+  UnknownOptionWarner warner_{nullptr};
+  OpenAiChatAdapter adapter_{transport_, warner_};
   nlohmann::json messages_ = nlohmann::json::parse(R"([{"role":"user","content":"hi"}])");
 };
 

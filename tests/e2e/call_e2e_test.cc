@@ -63,7 +63,9 @@ TEST_F(CallE2E, ReturnsTheFakeProvidersContentModelAndUsage) {
   EXPECT_EQ(reqs[0].json["temperature"], 0.7);
   EXPECT_EQ(reqs[0].json["max_tokens"], 64);
   ASSERT_EQ(reqs[0].json["messages"].size(), 2u);
-  EXPECT_EQ(reqs[0].json["messages"][0], (nlohmann::json{{"role", "user"}, {"content", "Hi"}}));
+  // LLMix sends system messages as the instructions, which lead the conversation.
+  EXPECT_EQ(reqs[0].json["messages"][0], (nlohmann::json{{"role", "system"}, {"content", "Be brief."}}));
+  EXPECT_EQ(reqs[0].json["messages"][1], (nlohmann::json{{"role", "user"}, {"content", "Hi"}}));
   EXPECT_EQ(reqs[0].headers["traceparent"].substr(3, 32), resp.trace_id());
 }
 

@@ -9,22 +9,23 @@
 
 namespace llmix::testing {
 
-FakeOpenAi::FakeOpenAi() : server_(std::make_unique<httplib::Server>()) {
+FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
+    : protocol_(protocol), server_(std::make_unique<httplib::Server>()) {
   server_->set_tcp_nodelay(true);
   // Enough handler threads for tests that hold many requests in flight at once.
   server_->new_task_queue = [] { return new httplib::ThreadPool(128); };
-  server_->Post("/v1/chat/completions", [this](const httplib::Request& req,
-                                               httplib::Response& res) {
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     RecordedRequest rec;
     rec.method = req.method;
     rec.path = req.path;
     for (const auto& [k, v] : req.headers) rec.headers[absl::AsciiStrToLower(k)] = v;
     rec.body = req.body;
     rec.json = nlohmann::json::parse(req.body, nullptr, false);
-    const std::string model =
+    std::string model =
         rec.json.is_object() && rec.json.contains("model") && rec.json["model"].is_string()
             ? rec.json["model"].get<std::string>()
             : "";
+    if (req.matches.size() > 1) model = req.matches[1];  // Gemini: the model is in the path
     FakeReply reply;
     {
       absl::MutexLock l(&mu_);
@@ -46,17 +47,24 @@ FakeOpenAi::FakeOpenAi() : server_(std::make_unique<httplib::Server>()) {
     if (reply.raw_body) {
       res.set_content(*reply.raw_body, "application/json");
     } else if (reply.status >= 200 && reply.status < 300) {
-      res.set_content(CompletionBody(reply, model), "application/json");
+      res.set_content(SuccessBody(reply, model), "application/json");
     } else {
-      nlohmann::json err = {{"error",
-                             {{"message", "fake error " + std::to_string(reply.status)},
-                              {"type", "fake_error"},
-                              {"code", nullptr}}}};
-      res.set_content(err.dump(), "application/json");
+      res.set_content(ErrorBody(reply.status), "application/json");
     }
     absl::MutexLock l(&mu_);
     --in_flight_;
-  });
+  };
+  switch (protocol_) {
+    case FakeProtocol::kOpenAiChat:
+      server_->Post("/v1/chat/completions", handler);
+      break;
+    case FakeProtocol::kAnthropicMessages:
+      server_->Post("/v1/messages", handler);
+      break;
+    case FakeProtocol::kGeminiGenerateContent:
+      server_->Post(R"(/v1beta/models/([^/:]+):generateContent)", handler);
+      break;
+  }
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("fake openai: cannot bind");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
@@ -74,7 +82,90 @@ FakeOpenAi::~FakeOpenAi() {
 }
 
 std::string FakeOpenAi::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/v1";
+  return "http://127.0.0.1:" + std::to_string(port_) +
+         (protocol_ == FakeProtocol::kGeminiGenerateContent ? "/v1beta" : "/v1");
+}
+
+std::string FakeOpenAi::SuccessBody(const FakeReply& reply, const std::string& model) const {
+  switch (protocol_) {
+    case FakeProtocol::kAnthropicMessages:
+      return AnthropicBody(reply, model);
+    case FakeProtocol::kGeminiGenerateContent:
+      return GeminiBody(reply, model);
+    default:
+      return CompletionBody(reply, model);
+  }
+}
+
+std::string FakeOpenAi::ErrorBody(int status) const {
+  const std::string message = "fake error " + std::to_string(status);
+  switch (protocol_) {
+    case FakeProtocol::kAnthropicMessages:
+      return nlohmann::json{{"type", "error"}, {"error", {{"type", "fake_error"}, {"message", message}}}}
+          .dump();
+    case FakeProtocol::kGeminiGenerateContent:
+      return nlohmann::json{{"error", {{"code", status}, {"message", message}, {"status", "FAKE_ERROR"}}}}
+          .dump();
+    default:
+      return nlohmann::json{{"error", {{"message", message}, {"type", "fake_error"}, {"code", nullptr}}}}
+          .dump();
+  }
+}
+
+namespace {
+
+// An OpenAI tool call's arguments (JSON text) as an object.
+nlohmann::json ArgumentsOf(const nlohmann::json& call) {
+  auto args = nlohmann::json::parse(call["function"].value("arguments", "{}"), nullptr, false);
+  return args.is_object() ? args : nlohmann::json::object();
+}
+
+}  // namespace
+
+std::string FakeOpenAi::AnthropicBody(const FakeReply& reply, const std::string& request_model) {
+  nlohmann::json content = nlohmann::json::array();
+  if (reply.reasoning_content) {
+    content.push_back({{"type", "thinking"}, {"thinking", *reply.reasoning_content}, {"signature", "sig"}});
+  }
+  if (!reply.content.empty()) content.push_back({{"type", "text"}, {"text", reply.content}});
+  if (reply.tool_calls.is_array()) {
+    for (const auto& call : reply.tool_calls) {
+      content.push_back({{"type", "tool_use"},
+                         {"id", call.value("id", "")},
+                         {"name", call["function"].value("name", "")},
+                         {"input", ArgumentsOf(call)}});
+    }
+  }
+  return nlohmann::json{{"id", "msg_fake"},
+                        {"type", "message"},
+                        {"role", "assistant"},
+                        {"model", reply.model.empty() ? request_model : reply.model},
+                        {"content", content},
+                        {"stop_reason", reply.tool_calls.is_array() ? "tool_use" : "end_turn"},
+                        {"usage",
+                         {{"input_tokens", reply.prompt_tokens},
+                          {"output_tokens", reply.completion_tokens},
+                          {"cache_read_input_tokens", 0}}}}
+      .dump();
+}
+
+std::string FakeOpenAi::GeminiBody(const FakeReply& reply, const std::string& request_model) {
+  nlohmann::json parts = nlohmann::json::array();
+  if (reply.reasoning_content) parts.push_back({{"text", *reply.reasoning_content}, {"thought", true}});
+  if (!reply.content.empty()) parts.push_back({{"text", reply.content}});
+  if (reply.tool_calls.is_array()) {
+    for (const auto& call : reply.tool_calls) {
+      parts.push_back({{"functionCall", {{"name", call["function"].value("name", "")}, {"args", ArgumentsOf(call)}}}});
+    }
+  }
+  return nlohmann::json{
+      {"candidates", {{{"content", {{"role", "model"}, {"parts", parts}}}, {"finishReason", "STOP"}, {"index", 0}}}},
+      {"usageMetadata",
+       {{"promptTokenCount", reply.prompt_tokens},
+        {"candidatesTokenCount", reply.completion_tokens},
+        {"totalTokenCount", reply.prompt_tokens + reply.completion_tokens}}},
+      {"modelVersion", reply.model.empty() ? request_model : reply.model}}
+      .dump();
 }
 
 void FakeOpenAi::Enqueue(FakeReply reply) {

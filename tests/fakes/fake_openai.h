@@ -1,5 +1,5 @@
-// A loopback fake of the OpenAI Chat Completions API (real HTTP on 127.0.0.1, port 0) that
-// tests script: reply text, status, headers, delay, raw/malformed bodies. It records every
+// A loopback fake provider (real HTTP on 127.0.0.1, port 0) speaking one wire protocol:
+// OpenAI Chat Completions (default), Anthropic Messages or Gemini generateContent. Tests script: reply text, status, headers, delay, raw/malformed bodies. It records every
 // request it receives. Replies are taken from a FIFO script; when the script is empty the
 // default reply is used. Thread-safe.
 #pragma once
@@ -22,6 +22,10 @@ class Server;
 
 namespace llmix::testing {
 
+enum class FakeProtocol { kOpenAiChat, kAnthropicMessages, kGeminiGenerateContent };
+
+// A reply in protocol-neutral terms; each protocol renders it in its own body shape
+// (tool_calls are given in OpenAI's shape and converted).
 struct FakeReply {
   int status = 200;
   std::string content = "fake reply";  // used when raw_body is empty and status is 2xx
@@ -45,11 +49,11 @@ struct RecordedRequest {
 
 class FakeOpenAi {
  public:
-  FakeOpenAi();
+  explicit FakeOpenAi(FakeProtocol protocol = FakeProtocol::kOpenAiChat);
   ~FakeOpenAi();
 
   int port() const { return port_; }
-  // e.g. "http://127.0.0.1:PORT/v1"
+  // e.g. "http://127.0.0.1:PORT/v1" ("/v1beta" for Gemini)
   std::string base_url() const;
 
   void Enqueue(FakeReply reply);
@@ -68,8 +72,14 @@ class FakeOpenAi {
 
   // Builds the OpenAI chat.completion body for `reply` (exposed for direct-call benchmarks).
   static std::string CompletionBody(const FakeReply& reply, const std::string& request_model);
+  static std::string AnthropicBody(const FakeReply& reply, const std::string& request_model);
+  static std::string GeminiBody(const FakeReply& reply, const std::string& request_model);
 
  private:
+  std::string SuccessBody(const FakeReply& reply, const std::string& model) const;
+  std::string ErrorBody(int status) const;
+
+  FakeProtocol protocol_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

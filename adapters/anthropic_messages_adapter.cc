@@ -1,0 +1,295 @@
+#include "adapters/anthropic_messages_adapter.h"
+
+#include "absl/strings/str_cat.h"
+#include "adapters/wire_common.h"
+
+namespace llmix::adapters {
+
+namespace {
+
+using nlohmann::json;
+
+// The name of the forced tool used for JSON-schema output (as the AI SDK does: Anthropic
+// has no response_format, so the schema becomes the input schema of a tool it must call).
+constexpr const char* kJsonTool = "json";
+
+absl::StatusOr<json> ContentBlocks(const json& content, const std::string& field) {
+  json blocks = json::array();
+  if (content.is_string()) {
+    if (!content.get_ref<const std::string&>().empty()) {
+      blocks.push_back({{"type", "text"}, {"text", content}});
+    }
+    return blocks;
+  }
+  if (content.is_null()) return blocks;
+  if (!content.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": expected a string or an array of parts"));
+  }
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string pf = absl::StrCat(field, "[", i, "]");
+    const std::string type = part.is_object() && part.contains("type") && part["type"].is_string()
+                                 ? part["type"].get<std::string>()
+                                 : "";
+    if (type == "text") {
+      blocks.push_back({{"type", "text"}, {"text", part.value("text", "")}});
+    } else if (type == "image_url") {
+      auto image = ParseImagePart(part, pf);
+      if (!image.ok()) return image.status();
+      if (image->inline_data) {
+        blocks.push_back({{"type", "image"},
+                          {"source",
+                           {{"type", "base64"}, {"media_type", image->media_type}, {"data", image->data}}}});
+      } else {
+        blocks.push_back({{"type", "image"}, {"source", {{"type", "url"}, {"url", image->data}}}});
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          pf, ".type: \"", type, "\" is not supported by the anthropic_messages protocol (text, image_url)"));
+    }
+  }
+  return blocks;
+}
+
+json ParseArguments(const json& call) {
+  const json* fn = MessageField(call, "function", "function");
+  const json* args = fn != nullptr ? MessageField(*fn, "arguments", "arguments") : nullptr;
+  if (args == nullptr) return json::object();
+  if (args->is_object()) return *args;
+  if (args->is_string()) {
+    json parsed = json::parse(args->get<std::string>(), nullptr, false);
+    if (parsed.is_object()) return parsed;
+  }
+  return json::object();
+}
+
+// Appends a turn, merging it into the previous one when the role repeats.
+void AppendTurn(json& messages, const std::string& role, json blocks) {
+  if (blocks.empty()) return;
+  if (!messages.empty() && messages.back()["role"] == role) {
+    for (auto& b : blocks) messages.back()["content"].push_back(std::move(b));
+    return;
+  }
+  messages.push_back({{"role", role}, {"content", std::move(blocks)}});
+}
+
+absl::StatusOr<json> ConvertMessages(const SystemSplit& split) {
+  json out = json::array();
+  for (size_t i = 0; i < split.rest.size(); ++i) {
+    const json& m = *split.rest[i];
+    const std::string field = absl::StrCat("messages[", i, "]");
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".role: missing"));
+    }
+    const std::string role = m["role"].get<std::string>();
+    const json content = m.contains("content") ? m["content"] : json();
+    if (role == "user") {
+      auto blocks = ContentBlocks(content, field + ".content");
+      if (!blocks.ok()) return blocks.status();
+      AppendTurn(out, "user", std::move(*blocks));
+    } else if (role == "assistant") {
+      auto blocks = ContentBlocks(content, field + ".content");
+      if (!blocks.ok()) return blocks.status();
+      if (const json* calls = MessageField(m, "tool_calls", "toolCalls"); calls && calls->is_array()) {
+        for (const json& call : *calls) {
+          const json* fn = MessageField(call, "function", "function");
+          blocks->push_back({{"type", "tool_use"},
+                             {"id", call.value("id", "")},
+                             {"name", fn != nullptr ? fn->value("name", "") : ""},
+                             {"input", ParseArguments(call)}});
+        }
+      }
+      AppendTurn(out, "assistant", std::move(*blocks));
+    } else if (role == "tool") {
+      const json* id = MessageField(m, "tool_call_id", "toolCallId");
+      if (id == nullptr || !id->is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(field, ".tool_call_id: required for a tool message"));
+      }
+      json result = {{"type", "tool_result"}, {"tool_use_id", *id}};
+      if (content.is_string()) {
+        result["content"] = content;
+      } else {
+        auto blocks = ContentBlocks(content, field + ".content");
+        if (!blocks.ok()) return blocks.status();
+        result["content"] = std::move(*blocks);
+      }
+      AppendTurn(out, "user", json::array({std::move(result)}));
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".role: \"", role, "\" is not supported by the anthropic_messages protocol"));
+    }
+  }
+  return out;
+}
+
+json ConvertTools(const json& tools) {
+  json out = json::array();
+  for (const json& t : tools) {
+    const json* fn = MessageField(t, "function", "function");
+    if (fn == nullptr || !fn->is_object()) continue;
+    json tool = {{"name", fn->value("name", "")}};
+    if (fn->contains("description")) tool["description"] = (*fn)["description"];
+    tool["input_schema"] = fn->contains("parameters") && (*fn)["parameters"].is_object()
+                               ? (*fn)["parameters"]
+                               : json{{"type", "object"}, {"properties", json::object()}};
+    out.push_back(std::move(tool));
+  }
+  return out;
+}
+
+json ConvertToolChoice(const json& choice) {
+  if (choice.is_string()) {
+    const std::string c = choice.get<std::string>();
+    if (c == "required") return {{"type", "any"}};
+    if (c == "none") return {{"type", "none"}};
+    return {{"type", "auto"}};
+  }
+  if (choice.is_object()) {
+    if (const json* fn = MessageField(choice, "function", "function"); fn && fn->contains("name")) {
+      return {{"type", "tool"}, {"name", (*fn)["name"]}};
+    }
+  }
+  return {{"type", "auto"}};
+}
+
+}  // namespace
+
+absl::StatusOr<json> AnthropicMessagesAdapter::BuildBody(const ProviderRequest& r,
+                                                         std::vector<std::string>* unknown) {
+  auto split = SplitSystemMessages(r.messages);
+  if (!split.ok()) return split.status();
+  auto messages = ConvertMessages(*split);
+  if (!messages.ok()) return messages.status();
+
+  json body = json::object();
+  body["model"] = r.model;
+  if (split->has_system) body["system"] = split->system;
+  body["messages"] = std::move(*messages);
+  const json& kw = r.kwargs;
+  int64_t max_tokens = kDefaultMaxTokens;
+  for (const char* k : {"max_completion_tokens", "max_tokens"}) {
+    if (kw.contains(k) && kw[k].is_number_integer()) {
+      max_tokens = kw[k].get<int64_t>();
+      break;
+    }
+  }
+  for (auto [from, to] : {std::pair{"temperature", "temperature"}, std::pair{"top_p", "top_p"},
+                          std::pair{"top_k", "top_k"}, std::pair{"stop", "stop_sequences"}}) {
+    if (kw.contains(from) && !kw[from].is_null()) body[to] = kw[from];
+  }
+  if (body.contains("stop_sequences") && body["stop_sequences"].is_string()) {
+    body["stop_sequences"] = json::array({body["stop_sequences"]});
+  }
+  if (r.tools.is_array() && !r.tools.empty()) {
+    body["tools"] = ConvertTools(r.tools);
+    if (!r.tool_choice.is_null()) body["tool_choice"] = ConvertToolChoice(r.tool_choice);
+  }
+  // JSON-schema output through a forced tool; json_object alone has no Anthropic equivalent
+  // and is sent as plain text generation.
+  if (const json* rf = MessageField(kw, "response_format", "responseFormat");
+      rf != nullptr && rf->is_object() && rf->value("type", "") == "json_schema") {
+    const json* spec = MessageField(*rf, "json_schema", "jsonSchema");
+    json schema = spec != nullptr && spec->contains("schema") ? (*spec)["schema"]
+                                                              : json{{"type", "object"}};
+    if (!body.contains("tools")) body["tools"] = json::array();
+    body["tools"].push_back({{"name", kJsonTool},
+                             {"description", "Respond with a JSON object."},
+                             {"input_schema", std::move(schema)}});
+    body["tool_choice"] = {{"type", "tool"}, {"name", kJsonTool}};
+  }
+  ApplyProviderOptions(r.provider, r.provider_options, body, unknown);
+  if (r.provider_options.is_object() && r.provider_options.value("disableParallelToolUse", false) &&
+      body.contains("tool_choice")) {
+    body["tool_choice"]["disable_parallel_tool_use"] = true;
+  }
+  // Extended thinking: the budget comes on top of the answer's tokens, and Anthropic refuses
+  // sampling parameters alongside it (the AI SDK drops them the same way).
+  if (body.contains("thinking") && body["thinking"].is_object() &&
+      body["thinking"].value("type", "") == "enabled") {
+    if (body["thinking"].contains("budget_tokens") && body["thinking"]["budget_tokens"].is_number_integer()) {
+      max_tokens += body["thinking"]["budget_tokens"].get<int64_t>();
+    }
+    body.erase("temperature");
+    body.erase("top_p");
+    body.erase("top_k");
+  }
+  body["max_tokens"] = max_tokens;
+  return body;
+}
+
+bool AnthropicMessagesAdapter::ParseResponse(std::string_view text, ProviderResponse* out,
+                                             std::string* error) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    *error = "upstream body is not a JSON object";
+    return false;
+  }
+  auto content = j.find("content");
+  if (content == j.end() || !content->is_array()) {
+    *error = "upstream body has no content array";
+    return false;
+  }
+  std::string thinking;
+  bool has_thinking = false;
+  bool json_tool = false;
+  for (const json& block : *content) {
+    if (!block.is_object()) continue;
+    const std::string type = block.value("type", "");
+    if (type == "text" && block.contains("text") && block["text"].is_string()) {
+      out->content += block["text"].get<std::string>();
+    } else if (type == "thinking" && block.contains("thinking") && block["thinking"].is_string()) {
+      thinking += block["thinking"].get<std::string>();
+      has_thinking = true;
+    } else if (type == "tool_use") {
+      ToolCall call;
+      call.id = block.value("id", "");
+      call.name = block.value("name", "");
+      call.arguments = block.contains("input") ? block["input"].dump(-1, ' ', false, json::error_handler_t::replace)
+                                               : "{}";
+      if (call.name == kJsonTool) {
+        // The forced JSON tool's input is the answer itself.
+        out->content += call.arguments;
+        json_tool = true;
+        continue;
+      }
+      out->tool_calls.push_back(std::move(call));
+    }
+  }
+  if (has_thinking) out->reasoning_content = std::move(thinking);
+  const std::string stop = j.value("stop_reason", "");
+  if (stop == "end_turn" || stop == "stop_sequence" || (stop == "tool_use" && json_tool && out->tool_calls.empty())) {
+    out->finish_reason = "stop";
+  } else if (stop == "max_tokens") {
+    out->finish_reason = "length";
+  } else if (stop == "tool_use") {
+    out->finish_reason = "tool_calls";
+  } else if (stop == "refusal") {
+    out->finish_reason = "content_filter";
+  } else {
+    out->finish_reason = stop;
+  }
+  if (j.contains("model") && j["model"].is_string()) out->model = j["model"].get<std::string>();
+  if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
+    out->usage.input_tokens = IntField(*u, "input_tokens");
+    out->usage.output_tokens = IntField(*u, "output_tokens");
+    out->usage.total_tokens = out->usage.input_tokens + out->usage.output_tokens;
+    if (u->contains("cache_read_input_tokens")) {
+      out->usage.cached_input_tokens = IntField(*u, "cache_read_input_tokens");
+    }
+  }
+  return true;
+}
+
+ProviderOutcome AnthropicMessagesAdapter::Send(const ProviderRequest& request) {
+  std::vector<std::string> unknown;
+  auto body = BuildBody(request, &unknown);
+  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
+  warner_.Warn(request.provider, unknown);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!request.api_key.empty()) headers.emplace_back("x-api-key", request.api_key);
+  headers.emplace_back("anthropic-version", kApiVersion);
+  return Exchange(transport_, request, JoinUrl(request.base_url, "/messages"), std::move(headers),
+                  *body, &ParseResponse);
+}
+
+}  // namespace llmix::adapters

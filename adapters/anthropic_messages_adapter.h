@@ -1,0 +1,36 @@
+// Anthropic Messages wire protocol (`POST {base}/messages`, `x-api-key`,
+// `anthropic-version: 2023-06-01`). OpenAI-style messages are converted: system messages
+// become the top-level `system`, content parts become text/image blocks, assistant
+// `tool_calls` become `tool_use` blocks and `tool` messages `tool_result` blocks (consecutive
+// ones merged into one user turn); `max_tokens` is always sent (4096 unless configured, plus
+// the thinking budget when thinking is enabled). Responses: text blocks joined, `thinking`
+// blocks as reasoning, `tool_use` as tool calls, usage incl. cache reads. Thread-safe.
+#pragma once
+
+#include "adapters/adapter.h"
+#include "adapters/http_transport.h"
+#include "adapters/provider_options.h"
+#include "absl/status/statusor.h"
+
+namespace llmix::adapters {
+
+class AnthropicMessagesAdapter final : public Adapter {
+ public:
+  AnthropicMessagesAdapter(HttpTransport& transport, UnknownOptionWarner& warner)
+      : transport_(transport), warner_(warner) {}
+  ProviderOutcome Send(const ProviderRequest& request) override;
+
+  static constexpr int64_t kDefaultMaxTokens = 4096;
+  static constexpr const char* kApiVersion = "2023-06-01";
+
+  // Exposed for tests and fuzzing.
+  static absl::StatusOr<nlohmann::json> BuildBody(const ProviderRequest& request,
+                                                  std::vector<std::string>* unknown_options);
+  static bool ParseResponse(std::string_view body, ProviderResponse* out, std::string* error);
+
+ private:
+  HttpTransport& transport_;
+  UnknownOptionWarner& warner_;
+};
+
+}  // namespace llmix::adapters

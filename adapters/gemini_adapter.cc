@@ -1,0 +1,273 @@
+#include "adapters/gemini_adapter.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/wire_common.h"
+
+namespace llmix::adapters {
+
+namespace {
+
+using nlohmann::json;
+
+absl::StatusOr<json> Parts(const json& content, const std::string& field) {
+  json parts = json::array();
+  if (content.is_string()) {
+    if (!content.get_ref<const std::string&>().empty()) parts.push_back({{"text", content}});
+    return parts;
+  }
+  if (content.is_null()) return parts;
+  if (!content.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": expected a string or an array of parts"));
+  }
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string pf = absl::StrCat(field, "[", i, "]");
+    const std::string type = part.is_object() && part.contains("type") && part["type"].is_string()
+                                 ? part["type"].get<std::string>()
+                                 : "";
+    if (type == "text") {
+      parts.push_back({{"text", part.value("text", "")}});
+    } else if (type == "image_url") {
+      auto image = ParseImagePart(part, pf);
+      if (!image.ok()) return image.status();
+      if (image->media_type.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            pf, ".image_url.url: Gemini needs the image type; use a data: URL or a .png/.jpg/.webp/.gif URL"));
+      }
+      if (image->inline_data) {
+        parts.push_back({{"inlineData", {{"mimeType", image->media_type}, {"data", image->data}}}});
+      } else {
+        parts.push_back({{"fileData", {{"mimeType", image->media_type}, {"fileUri", image->data}}}});
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          pf, ".type: \"", type, "\" is not supported by the gemini protocol (text, image_url)"));
+    }
+  }
+  return parts;
+}
+
+json Arguments(const json& call) {
+  const json* fn = MessageField(call, "function", "function");
+  const json* args = fn != nullptr ? MessageField(*fn, "arguments", "arguments") : nullptr;
+  if (args == nullptr) return json::object();
+  if (args->is_object()) return *args;
+  if (args->is_string()) {
+    json parsed = json::parse(args->get<std::string>(), nullptr, false);
+    if (parsed.is_object()) return parsed;
+  }
+  return json::object();
+}
+
+void AppendTurn(json& contents, const std::string& role, json parts) {
+  if (parts.empty()) return;
+  if (!contents.empty() && contents.back()["role"] == role) {
+    for (auto& p : parts) contents.back()["parts"].push_back(std::move(p));
+    return;
+  }
+  contents.push_back({{"role", role}, {"parts", std::move(parts)}});
+}
+
+absl::StatusOr<json> Contents(const SystemSplit& split) {
+  json contents = json::array();
+  absl::flat_hash_map<std::string, std::string> call_names;  // tool call id -> function name
+  for (size_t i = 0; i < split.rest.size(); ++i) {
+    const json& m = *split.rest[i];
+    const std::string field = absl::StrCat("messages[", i, "]");
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".role: missing"));
+    }
+    const std::string role = m["role"].get<std::string>();
+    const json content = m.contains("content") ? m["content"] : json();
+    if (role == "user") {
+      auto parts = Parts(content, field + ".content");
+      if (!parts.ok()) return parts.status();
+      AppendTurn(contents, "user", std::move(*parts));
+    } else if (role == "assistant") {
+      auto parts = Parts(content, field + ".content");
+      if (!parts.ok()) return parts.status();
+      if (const json* calls = MessageField(m, "tool_calls", "toolCalls"); calls && calls->is_array()) {
+        for (const json& call : *calls) {
+          const json* fn = MessageField(call, "function", "function");
+          const std::string name = fn != nullptr ? fn->value("name", "") : "";
+          if (call.contains("id") && call["id"].is_string()) call_names[call["id"].get<std::string>()] = name;
+          parts->push_back({{"functionCall", {{"name", name}, {"args", Arguments(call)}}}});
+        }
+      }
+      AppendTurn(contents, "model", std::move(*parts));
+    } else if (role == "tool") {
+      std::string name = m.value("name", "");
+      if (const json* id = MessageField(m, "tool_call_id", "toolCallId"); name.empty() && id && id->is_string()) {
+        if (auto it = call_names.find(id->get<std::string>()); it != call_names.end()) name = it->second;
+      }
+      if (name.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ".name: a tool message needs the function name (or a tool_call_id of an earlier call)"));
+      }
+      json response = content.is_string() ? json::parse(content.get<std::string>(), nullptr, false) : content;
+      if (!response.is_object()) response = json{{"content", content}};
+      AppendTurn(contents, "user",
+                 json::array({{{"functionResponse", {{"name", name}, {"response", std::move(response)}}}}}));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".role: \"", role, "\" is not supported by the gemini protocol"));
+    }
+  }
+  return contents;
+}
+
+json Tools(const json& tools) {
+  json decls = json::array();
+  for (const json& t : tools) {
+    const json* fn = MessageField(t, "function", "function");
+    if (fn == nullptr || !fn->is_object()) continue;
+    json d = {{"name", fn->value("name", "")}};
+    if (fn->contains("description")) d["description"] = (*fn)["description"];
+    if (fn->contains("parameters") && (*fn)["parameters"].is_object()) d["parameters"] = (*fn)["parameters"];
+    decls.push_back(std::move(d));
+  }
+  return json::array({{{"functionDeclarations", std::move(decls)}}});
+}
+
+json ToolConfig(const json& choice) {
+  json cfg = {{"mode", "AUTO"}};
+  if (choice.is_string()) {
+    const std::string c = choice.get<std::string>();
+    if (c == "required") cfg["mode"] = "ANY";
+    if (c == "none") cfg["mode"] = "NONE";
+  } else if (const json* fn = choice.is_object() ? MessageField(choice, "function", "function") : nullptr;
+             fn != nullptr && fn->contains("name")) {
+    cfg = {{"mode", "ANY"}, {"allowedFunctionNames", json::array({(*fn)["name"]})}};
+  }
+  return {{"functionCallingConfig", std::move(cfg)}};
+}
+
+}  // namespace
+
+std::string GeminiAdapter::Url(const ProviderRequest& r) {
+  std::string model = r.model;
+  if (absl::StartsWith(model, "models/")) model = model.substr(7);
+  return JoinUrl(r.base_url, absl::StrCat("/models/", model, ":generateContent"));
+}
+
+absl::StatusOr<json> GeminiAdapter::BuildBody(const ProviderRequest& r, std::vector<std::string>* unknown) {
+  auto split = SplitSystemMessages(r.messages);
+  if (!split.ok()) return split.status();
+  auto contents = Contents(*split);
+  if (!contents.ok()) return contents.status();
+  json body = json::object();
+  body["contents"] = std::move(*contents);
+  if (split->has_system) body["systemInstruction"] = {{"parts", json::array({{{"text", split->system}}})}};
+
+  const json& kw = r.kwargs;
+  json gen = json::object();
+  for (auto [from, to] : {std::pair{"temperature", "temperature"}, std::pair{"top_p", "topP"},
+                          std::pair{"top_k", "topK"}, std::pair{"max_tokens", "maxOutputTokens"},
+                          std::pair{"max_completion_tokens", "maxOutputTokens"},
+                          std::pair{"stop", "stopSequences"}, std::pair{"seed", "seed"},
+                          std::pair{"presence_penalty", "presencePenalty"},
+                          std::pair{"frequency_penalty", "frequencyPenalty"}}) {
+    if (kw.contains(from) && !kw[from].is_null()) gen[to] = kw[from];
+  }
+  if (gen.contains("stopSequences") && gen["stopSequences"].is_string()) {
+    gen["stopSequences"] = json::array({gen["stopSequences"]});
+  }
+  if (const json* rf = MessageField(kw, "response_format", "responseFormat"); rf != nullptr && rf->is_object()) {
+    const std::string type = rf->value("type", "");
+    if (type == "json_object" || type == "json_schema") gen["responseMimeType"] = "application/json";
+    if (const json* spec = MessageField(*rf, "json_schema", "jsonSchema");
+        type == "json_schema" && spec != nullptr && spec->contains("schema")) {
+      gen["responseJsonSchema"] = (*spec)["schema"];
+    }
+  }
+  if (!gen.empty()) body["generationConfig"] = std::move(gen);
+  if (r.tools.is_array() && !r.tools.empty()) {
+    body["tools"] = Tools(r.tools);
+    if (!r.tool_choice.is_null()) body["toolConfig"] = ToolConfig(r.tool_choice);
+  }
+  // LLMix forwards providerOptions.google only; its thinkingConfig kwarg is not sent
+  // (CONTRACT §10).
+  ApplyProviderOptions(r.provider, r.provider_options, body, unknown);
+  return body;
+}
+
+bool GeminiAdapter::ParseResponse(std::string_view text, ProviderResponse* out, std::string* error) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    *error = "upstream body is not a JSON object";
+    return false;
+  }
+  auto candidates = j.find("candidates");
+  if (candidates == j.end() || !candidates->is_array() || candidates->empty() ||
+      !(*candidates)[0].is_object()) {
+    if (j.contains("promptFeedback") && j["promptFeedback"].is_object() &&
+        j["promptFeedback"].contains("blockReason")) {
+      *error = absl::StrCat("prompt blocked: ", j["promptFeedback"]["blockReason"].dump());
+    } else {
+      *error = "upstream body has no candidates";
+    }
+    return false;
+  }
+  const json& cand = (*candidates)[0];
+  std::string thoughts;
+  bool has_thoughts = false;
+  if (auto content = cand.find("content"); content != cand.end() && content->is_object()) {
+    if (auto parts = content->find("parts"); parts != content->end() && parts->is_array()) {
+      for (const json& part : *parts) {
+        if (!part.is_object()) continue;
+        if (part.contains("functionCall") && part["functionCall"].is_object()) {
+          const json& fc = part["functionCall"];
+          ToolCall call;
+          call.id = fc.contains("id") && fc["id"].is_string() ? fc["id"].get<std::string>()
+                                                               : absl::StrCat("call_", out->tool_calls.size());
+          call.name = fc.value("name", "");
+          call.arguments = fc.contains("args") ? fc["args"].dump(-1, ' ', false, json::error_handler_t::replace) : "{}";
+          out->tool_calls.push_back(std::move(call));
+        } else if (part.contains("text") && part["text"].is_string()) {
+          if (part.value("thought", false)) {
+            thoughts += part["text"].get<std::string>();
+            has_thoughts = true;
+          } else {
+            out->content += part["text"].get<std::string>();
+          }
+        }
+      }
+    }
+  }
+  if (has_thoughts) out->reasoning_content = std::move(thoughts);
+  const std::string reason = cand.value("finishReason", "");
+  if (reason == "STOP") {
+    out->finish_reason = out->tool_calls.empty() ? "stop" : "tool_calls";
+  } else if (reason == "MAX_TOKENS") {
+    out->finish_reason = "length";
+  } else if (reason == "SAFETY" || reason == "RECITATION" || reason == "BLOCKLIST" ||
+             reason == "PROHIBITED_CONTENT" || reason == "SPII") {
+    out->finish_reason = "content_filter";
+  } else {
+    out->finish_reason = reason.empty() ? "" : "other";
+  }
+  if (j.contains("modelVersion") && j["modelVersion"].is_string()) out->model = j["modelVersion"].get<std::string>();
+  if (auto u = j.find("usageMetadata"); u != j.end() && u->is_object()) {
+    out->usage.input_tokens = IntField(*u, "promptTokenCount");
+    out->usage.output_tokens = IntField(*u, "candidatesTokenCount") + IntField(*u, "thoughtsTokenCount");
+    out->usage.total_tokens = IntField(*u, "totalTokenCount");
+    if (out->usage.total_tokens == 0) out->usage.total_tokens = out->usage.input_tokens + out->usage.output_tokens;
+    if (u->contains("cachedContentTokenCount")) out->usage.cached_input_tokens = IntField(*u, "cachedContentTokenCount");
+    if (u->contains("thoughtsTokenCount")) out->usage.reasoning_tokens = IntField(*u, "thoughtsTokenCount");
+  }
+  return true;
+}
+
+ProviderOutcome GeminiAdapter::Send(const ProviderRequest& request) {
+  std::vector<std::string> unknown;
+  auto body = BuildBody(request, &unknown);
+  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
+  warner_.Warn(request.provider, unknown);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!request.api_key.empty()) headers.emplace_back("x-goog-api-key", request.api_key);
+  return Exchange(transport_, request, Url(request), std::move(headers), *body, &ParseResponse);
+}
+
+}  // namespace llmix::adapters

@@ -1,0 +1,215 @@
+#include "adapters/wire_common.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/logging.h"
+
+namespace llmix::adapters {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Redact(std::string text, const std::string& api_key) {
+  if (api_key.size() >= 4) absl::StrReplaceAll({{api_key, "[REDACTED]"}}, &text);
+  return RedactSecrets(text);
+}
+
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() > n) {
+    s.resize(n);
+    s += "...";
+  }
+  return s;
+}
+
+std::string MediaTypeFromExtension(std::string_view url) {
+  std::string lower = absl::AsciiStrToLower(std::string(url.substr(0, url.find_first_of("?#"))));
+  for (auto [ext, type] : {std::pair{".png", "image/png"}, std::pair{".jpg", "image/jpeg"},
+                           std::pair{".jpeg", "image/jpeg"}, std::pair{".webp", "image/webp"},
+                           std::pair{".gif", "image/gif"}}) {
+    if (absl::EndsWith(lower, ext)) return type;
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<SystemSplit> SplitSystemMessages(const json* messages) {
+  SystemSplit out;
+  if (messages == nullptr || !messages->is_array()) return out;
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const json& m = (*messages)[i];
+    if (m.is_object() && m.contains("role") && m["role"] == "system") {
+      const json& content = m.contains("content") ? m["content"] : json();
+      if (!content.is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "messages[", i, "].content: a system message must have string content"));
+      }
+      if (out.has_system) out.system += "\n\n";
+      out.system += content.get<std::string>();
+      out.has_system = true;
+      continue;
+    }
+    out.rest.push_back(&m);
+  }
+  return out;
+}
+
+const json* MessageField(const json& message, std::string_view snake, std::string_view camel) {
+  if (!message.is_object()) return nullptr;
+  for (std::string_view k : {snake, camel}) {
+    auto it = message.find(std::string(k));
+    if (it != message.end() && !it->is_null()) return &*it;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<ImageRef> ParseImagePart(const json& part, const std::string& field) {
+  const json* image = MessageField(part, "image_url", "imageUrl");
+  std::string url;
+  if (image != nullptr && image->is_string()) {
+    url = image->get<std::string>();
+  } else if (image != nullptr && image->is_object() && image->contains("url") &&
+             (*image)["url"].is_string()) {
+    url = (*image)["url"].get<std::string>();
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".image_url: expected {\"url\": \"...\"}"));
+  }
+  ImageRef ref;
+  if (absl::StartsWith(url, "data:")) {
+    // data:<media type>;base64,<payload>
+    const size_t comma = url.find(',');
+    const std::string header = url.substr(5, comma == std::string::npos ? 0 : comma - 5);
+    if (comma == std::string::npos || !absl::EndsWith(header, ";base64")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".image_url.url: a data URL must be base64 (data:<type>;base64,...)"));
+    }
+    ref.inline_data = true;
+    ref.media_type = std::string(header.substr(0, header.size() - 7));
+    ref.data = url.substr(comma + 1);
+    return ref;
+  }
+  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".image_url.url: expected an http(s) or data: URL"));
+  }
+  ref.media_type = MediaTypeFromExtension(url);
+  ref.data = std::move(url);
+  return ref;
+}
+
+std::string JoinUrl(std::string_view base, std::string_view path) {
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  std::string out(base);
+  out += path;
+  return out;
+}
+
+int64_t IntField(const json& obj, const char* key) {
+  if (!obj.is_object()) return 0;
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number()) return 0;
+  return it->get<int64_t>();
+}
+
+CallError ErrorFromHttp(const std::string& provider, const HttpResponse& r) {
+  CallError e;
+  e.provider = provider;
+  if (r.failure != TransportFailure::kNone) {
+    e.retryable = r.failure != TransportFailure::kBadUrl && r.failure != TransportFailure::kTooLarge;
+    switch (r.failure) {
+      case TransportFailure::kTimeout:
+        e.code = CallErrorCode::kUpstreamTimeout;
+        break;
+      case TransportFailure::kTooLarge:
+        e.code = CallErrorCode::kUpstreamBadResponse;
+        break;
+      case TransportFailure::kBadUrl:
+        e.code = CallErrorCode::kConfig;
+        break;
+      default:
+        e.code = CallErrorCode::kUpstreamUnreachable;
+    }
+    e.message = absl::StrCat(provider, " request failed: ", r.failure_detail);
+    return e;
+  }
+  HttpStatusClass cls = ClassifyHttpStatus(r.status);
+  e.code = cls.code;
+  e.retryable = cls.retryable;
+  e.http_status = r.status;
+  std::string detail;
+  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.contains("error")) {
+    const json& err = j["error"];
+    if (err.is_object()) {
+      if (auto m = err.find("message"); m != err.end() && m->is_string()) detail = m->get<std::string>();
+      // OpenAI and Anthropic name the kind in `type`, Gemini in `status`; OpenAI-compatible
+      // servers sometimes only in `code`.
+      for (const char* k : {"type", "status", "code"}) {
+        if (auto t = err.find(k); t != err.end() && t->is_string()) {
+          e.provider_error_type = t->get<std::string>();
+          break;
+        }
+      }
+    } else if (err.is_string()) {
+      detail = err.get<std::string>();
+    }
+  }
+  if (detail.empty()) detail = Truncate(r.body, 200);
+  e.message = absl::StrCat(provider, " returned HTTP ", r.status, detail.empty() ? "" : ": ", detail);
+  return e;
+}
+
+ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& request,
+                         std::string url, std::vector<std::pair<std::string, std::string>> headers,
+                         const json& body, const ResponseParser& parse) {
+  ProviderOutcome out;
+  HttpRequest http;
+  http.url = std::move(url);
+  http.timeout = request.timeout;
+  http.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  http.headers = std::move(headers);
+  http.headers.emplace_back("Accept", "application/json");
+  if (!request.traceparent.empty()) http.headers.emplace_back("traceparent", request.traceparent);
+
+  HttpResponse r = transport.Post(http);
+  out.http_status = r.status;
+  out.headers = std::move(r.headers);
+  if (r.failure != TransportFailure::kNone || r.status < 200 || r.status > 299) {
+    out.network_error = r.failure != TransportFailure::kNone;
+    CallError e = ErrorFromHttp(request.provider, r);
+    e.message = Redact(std::move(e.message), request.api_key);
+    e.provider_error_type = Redact(std::move(e.provider_error_type), request.api_key);
+    out.error = std::move(e);
+    return out;
+  }
+  std::string parse_error;
+  if (!parse(r.body, &out.response, &parse_error)) {
+    CallError e;
+    e.code = CallErrorCode::kUpstreamBadResponse;
+    e.provider = request.provider;
+    e.http_status = r.status;
+    e.message = Redact(absl::StrCat(request.provider, " response unusable: ", parse_error),
+                       request.api_key);
+    out.error = std::move(e);
+    return out;
+  }
+  if (out.response.model.empty()) out.response.model = request.model;
+  return out;
+}
+
+ProviderOutcome InvalidRequest(const ProviderRequest& request, std::string message) {
+  ProviderOutcome out;
+  CallError e;
+  e.code = CallErrorCode::kInvalidRequest;
+  e.provider = request.provider;
+  e.message = std::move(message);
+  out.error = std::move(e);
+  return out;
+}
+
+}  // namespace llmix::adapters

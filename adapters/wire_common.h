@@ -1,0 +1,66 @@
+// What the three wire protocols share: the HTTP exchange skeleton (post, classify, redact,
+// parse), the structured error from a provider's error body, LLMix's system-message rule,
+// and message-part helpers. Stateless; thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "adapters/adapter.h"
+#include "adapters/http_transport.h"
+#include "nlohmann/json.hpp"
+
+namespace llmix::adapters {
+
+// LLMix dispatch rule (CONTRACT §10): system messages (string content only, else an error
+// naming the message) are joined with "\n\n" into one instruction text; the other messages
+// keep their order. `has_system` is false when there was no system message.
+struct SystemSplit {
+  bool has_system = false;
+  std::string system;
+  std::vector<const nlohmann::json*> rest;
+};
+absl::StatusOr<SystemSplit> SplitSystemMessages(const nlohmann::json* messages);
+
+// A message field read either as OpenAI snake_case or as the AI SDK's camelCase spelling
+// (`tool_calls`/`toolCalls`, `tool_call_id`/`toolCallId`); nullptr when absent or null.
+const nlohmann::json* MessageField(const nlohmann::json& message, std::string_view snake,
+                                   std::string_view camel);
+
+// An image given as an OpenAI `image_url` part: either inline base64 (`data:` URL) or a URL.
+struct ImageRef {
+  bool inline_data = false;
+  std::string media_type;  // "image/png"; for URLs guessed from the extension, may be empty
+  std::string data;        // base64 payload (inline) or the URL
+};
+absl::StatusOr<ImageRef> ParseImagePart(const nlohmann::json& part, const std::string& field);
+
+// `base` without trailing slashes, then `path`.
+std::string JoinUrl(std::string_view base, std::string_view path);
+
+// Transport failure or non-2xx answer -> structured error: the provider's message and type
+// from `{"error": {"message", "type"|"status"|"code"}}` bodies (OpenAI, Anthropic, Gemini).
+CallError ErrorFromHttp(const std::string& provider, const HttpResponse& response);
+
+// The body of one exchange: POST `body` to `url` with `headers`; a transport failure or
+// non-2xx gives the structured error; otherwise `parse` fills the response (returning false
+// with an error text for an unusable body). Any occurrence of `api_key` is redacted from
+// error messages. `default_model` fills an empty response model.
+using ResponseParser = std::function<bool(std::string_view body, ProviderResponse* out,
+                                          std::string* error)>;
+ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& request,
+                         std::string url, std::vector<std::pair<std::string, std::string>> headers,
+                         const nlohmann::json& body, const ResponseParser& parse);
+
+// A local error (bad request shape for this protocol) as an outcome: INVALID_REQUEST, not
+// retryable, no HTTP exchange made.
+ProviderOutcome InvalidRequest(const ProviderRequest& request, std::string message);
+
+// obj[key] as int64 when it is a number, else 0.
+int64_t IntField(const nlohmann::json& obj, const char* key);
+
+}  // namespace llmix::adapters
