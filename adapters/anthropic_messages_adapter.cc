@@ -168,8 +168,8 @@ absl::StatusOr<json> AnthropicMessagesAdapter::BuildBody(const ProviderRequest& 
   const json& kw = r.kwargs;
   int64_t max_tokens = kDefaultMaxTokens;
   for (const char* k : {"max_completion_tokens", "max_tokens"}) {
-    if (kw.contains(k) && kw[k].is_number_integer()) {
-      max_tokens = kw[k].get<int64_t>();
+    if (auto n = kw.contains(k) ? WholeNumber(kw[k]) : std::nullopt) {
+      max_tokens = *n;
       break;
     }
   }
@@ -206,8 +206,8 @@ absl::StatusOr<json> AnthropicMessagesAdapter::BuildBody(const ProviderRequest& 
   // sampling parameters alongside it (the AI SDK drops them the same way).
   if (body.contains("thinking") && body["thinking"].is_object() &&
       body["thinking"].value("type", "") == "enabled") {
-    if (body["thinking"].contains("budget_tokens") && body["thinking"]["budget_tokens"].is_number_integer()) {
-      max_tokens += body["thinking"]["budget_tokens"].get<int64_t>();
+    if (auto budget = WholeNumber(body["thinking"].value("budget_tokens", json()))) {
+      max_tokens += *budget;
     }
     body.erase("temperature");
     body.erase("top_p");

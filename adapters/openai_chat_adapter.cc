@@ -1,5 +1,7 @@
 #include "adapters/openai_chat_adapter.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "adapters/wire_common.h"
@@ -19,7 +21,9 @@ constexpr const char* kForwardedKwargs[] = {
 // sno-gpu (CONTRACT §10): thinking settings move into `extra_body` and
 // `extra_body.chat_template_kwargs` (as LLMix's fetch wrapper does); the body keeps a literal
 // `extra_body` member, which the GPU servers read.
-void ShapeSnoGpuBody(const json& kw, json& body) {
+}  // namespace
+
+void OpenAiChatAdapter::ShapeSnoGpuBody(const json& kw, json& body) {
   json settings = json::object();
   for (auto [camel, snake] : {std::pair{"enableThinking", "enable_thinking"},
                               std::pair{"thinkingBudget", "thinking_budget"}}) {
@@ -44,20 +48,68 @@ void ShapeSnoGpuBody(const json& kw, json& body) {
   body["extra_body"] = std::move(extra);
 }
 
+namespace {
+
+bool IsOpenRouter(std::string_view provider) {
+  return provider == "openrouter" || provider == "deepseek";
+}
+
+// LLMix's OpenRouter model names: a small mapping table, then a vendor prefix for bare
+// deepseek* / qwen* ids.
+std::string OpenRouterModel(const std::string& model) {
+  if (model == "deepseek-chat") return "deepseek/deepseek-chat-v3-0324";
+  if (model.find('/') == std::string::npos) {
+    if (model.rfind("deepseek", 0) == 0) return "deepseek/" + model;
+    if (model.rfind("qwen", 0) == 0) return "qwen/" + model;
+  }
+  return model;
+}
+
+// LLMix's OpenRouter message conversion: messages keep their order (system included),
+// non-objects and `developer` messages are dropped, user/assistant messages without content
+// get "" (an assistant carrying tool calls gets none), AI SDK camelCase fields are accepted.
+json OpenRouterMessages(const json* messages) {
+  json out = json::array();
+  if (messages == nullptr || !messages->is_array()) return out;
+  for (const json& m : *messages) {
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) continue;
+    const std::string role = m["role"].get<std::string>();
+    if (role == "developer") continue;
+    json msg = {{"role", role}};
+    const json* calls = MessageField(m, "tool_calls", "toolCalls");
+    if (const json* content = MessageField(m, "content", "content")) {
+      msg["content"] = *content;
+    } else if (role == "user" || (role == "assistant" && calls == nullptr)) {
+      msg["content"] = "";
+    }
+    if (calls != nullptr) msg["tool_calls"] = *calls;
+    if (const json* id = MessageField(m, "tool_call_id", "toolCallId")) msg["tool_call_id"] = *id;
+    if (const json* name = MessageField(m, "name", "name")) msg["name"] = *name;
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<json> OpenAiChatAdapter::BuildBody(const ProviderRequest& r,
                                                   std::vector<std::string>* unknown) {
-  auto split = SplitSystemMessages(r.messages);
-  if (!split.ok()) return split.status();
-  json messages = json::array();
-  if (split->has_system) messages.push_back({{"role", "system"}, {"content", split->system}});
-  for (const json* m : split->rest) messages.push_back(*m);
   const bool sno_gpu = r.provider == "sno-gpu";
+  const bool openrouter = IsOpenRouter(r.provider);
+  json messages = json::array();
+  if (openrouter) {
+    messages = OpenRouterMessages(r.messages);
+  } else {
+    auto split = SplitSystemMessages(r.messages);
+    if (!split.ok()) return split.status();
+    if (split->has_system) messages.push_back({{"role", "system"}, {"content", split->system}});
+    for (const json* m : split->rest) messages.push_back(*m);
+  }
 
   json body = json::object();
-  body["model"] = r.model;
+  body["model"] = openrouter ? OpenRouterModel(r.model) : r.model;
   body["messages"] = std::move(messages);
+  if (openrouter) body["stream"] = false;
   for (const char* k : kForwardedKwargs) {
     auto it = r.kwargs.find(k);
     if (it == r.kwargs.end() || it->is_null()) continue;
@@ -88,6 +140,12 @@ bool OpenAiChatAdapter::ParseResponse(std::string_view text, ProviderResponse* o
     return false;
   }
   auto choices = j.find("choices");
+  if (choices != j.end() && choices->is_array() && choices->empty() && j.contains("usage")) {
+    // An empty answer (OpenRouter returns this for some routed failures; LLMix treats it as
+    // an empty success).
+    if (auto m = j.find("model"); m != j.end() && m->is_string()) out->model = m->get<std::string>();
+    return true;
+  }
   if (choices == j.end() || !choices->is_array() || choices->empty() ||
       !(*choices)[0].is_object()) {
     *error = "upstream body has no choices";
@@ -167,9 +225,12 @@ ProviderOutcome OpenAiChatAdapter::Send(const ProviderRequest& request) {
   }
   ProviderOutcome out = Exchange(transport_, request, JoinUrl(request.base_url, "/chat/completions"),
                                  std::move(headers), *body, &ParseResponse);
-  if (request.provider == "sno-gpu" && out.ok() && out.response.content.empty() &&
-      out.response.reasoning_content && !out.response.reasoning_content->empty()) {
-    out.response.content = *out.response.reasoning_content;  // LLMix's sno-gpu fetch wrapper
+  if ((request.provider == "sno-gpu" || IsOpenRouter(request.provider)) && out.ok() &&
+      out.response.content.empty() && out.response.reasoning_content &&
+      !out.response.reasoning_content->empty()) {
+    // LLMix's sno-gpu fetch wrapper and OpenRouter normalisation: a reply that only has
+    // reasoning text answers with it (its <think> blocks are then extracted as usual).
+    out.response.content = *std::exchange(out.response.reasoning_content, std::nullopt);
   }
   return out;
 }

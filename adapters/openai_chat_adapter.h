@@ -21,6 +21,9 @@ class OpenAiChatAdapter final : public Adapter {
   // names the offending message field.
   static absl::StatusOr<nlohmann::json> BuildBody(const ProviderRequest& request,
                                                   std::vector<std::string>* unknown_options = nullptr);
+  // sno-gpu: thinking settings from the kwargs (enableThinking/thinkingBudget) move into
+  // `extra_body` and `extra_body.chat_template_kwargs`, as LLMix's fetch wrapper does.
+  static void ShapeSnoGpuBody(const nlohmann::json& kwargs, nlohmann::json& body);
   static bool ParseResponse(std::string_view body, ProviderResponse* out, std::string* error);
 
  private:

@@ -1,5 +1,7 @@
 #include "adapters/wire_common.h"
 
+#include <cmath>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -35,7 +37,33 @@ std::string MediaTypeFromExtension(std::string_view url) {
   return "";
 }
 
+// JSON.stringify writes 64 for the JS number 64.0; config numbers are held as doubles, so
+// whole values go on the wire as integers (providers validate max_tokens & co. as ints).
+void WholeNumbersAsIntegers(json& v) {
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= 9007199254740991.0) {
+      v = static_cast<int64_t>(d);
+    }
+    return;
+  }
+  if (v.is_structured()) {
+    for (auto& e : v) WholeNumbersAsIntegers(e);
+  }
+}
+
 }  // namespace
+
+std::optional<int64_t> WholeNumber(const json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= 9007199254740991.0) {
+      return static_cast<int64_t>(d);
+    }
+  }
+  return std::nullopt;
+}
 
 absl::StatusOr<SystemSplit> SplitSystemMessages(const json* messages) {
   SystemSplit out;
@@ -171,7 +199,9 @@ ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& reques
   HttpRequest http;
   http.url = std::move(url);
   http.timeout = request.timeout;
-  http.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  json wire = body;
+  WholeNumbersAsIntegers(wire);
+  http.body = wire.dump(-1, ' ', false, json::error_handler_t::replace);
   http.headers = std::move(headers);
   http.headers.emplace_back("Accept", "application/json");
   if (!request.traceparent.empty()) http.headers.emplace_back("traceparent", request.traceparent);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,9 @@ ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& reques
 // A local error (bad request shape for this protocol) as an outcome: INVALID_REQUEST, not
 // retryable, no HTTP exchange made.
 ProviderOutcome InvalidRequest(const ProviderRequest& request, std::string message);
+
+// A JSON number with a whole value (1024 or 1024.0) as int64; nullopt otherwise.
+std::optional<int64_t> WholeNumber(const nlohmann::json& v);
 
 // obj[key] as int64 when it is a number, else 0.
 int64_t IntField(const nlohmann::json& obj, const char* key);
