@@ -2,10 +2,17 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <chrono>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace llmix::adapters {
 
@@ -35,7 +42,81 @@ TransportFailure FromHttplibError(httplib::Error e) {
   }
 }
 
+// host and port of an origin "scheme://host[:port]" ([v6] brackets removed).
+void HostPort(const std::string& origin, std::string* host, int* port) {
+  const bool tls = absl::StartsWith(origin, "https://");
+  std::string rest = origin.substr(origin.find("://") + 3);
+  *port = tls ? 443 : 80;
+  if (!rest.empty() && rest[0] == '[') {
+    const size_t close = rest.find(']');
+    *host = rest.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    if (close != std::string::npos && close + 1 < rest.size() && rest[close + 1] == ':') {
+      (void)absl::SimpleAtoi(rest.substr(close + 2), port);
+    }
+    return;
+  }
+  const size_t colon = rest.rfind(':');
+  if (colon != std::string::npos) {
+    (void)absl::SimpleAtoi(rest.substr(colon + 1), port);
+    rest.resize(colon);
+  }
+  *host = rest;
+}
+
+// Empty when every address `host` resolves to is allowed; else the reason (no secrets).
+std::string LinkLocalRefusal(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return "";
+  std::string refusal;
+  for (addrinfo* a = res; a != nullptr && refusal.empty(); a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* addr = a->ai_family == AF_INET
+                           ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                           : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    if (inet_ntop(a->ai_family, addr, text, sizeof(text)) != nullptr && IsLinkLocalOrMetadata(text)) {
+      refusal = "upstream host " + host + " resolves to the link-local/metadata address " + text +
+                " (refused; see --allow-link-local-upstreams)";
+    }
+  }
+  freeaddrinfo(res);
+  return refusal;
+}
+
 }  // namespace
+
+bool IsLinkLocalOrMetadata(std::string_view ip_text) {
+  std::string ip(ip_text);
+  in_addr v4{};
+  if (inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
+    const uint32_t a = ntohl(v4.s_addr);
+    return (a >> 16) == ((169u << 8) | 254u);
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, ip.c_str(), &v6) != 1) return false;
+  const uint8_t* b = v6.s6_addr;
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;  // fe80::/10
+  // fd00:ec2::254 (the AWS IMDS IPv6 endpoint)
+  static const uint8_t kEc2[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+  if (std::equal(b, b + 16, kEc2)) return true;
+  // IPv4-mapped ::ffff:169.254.x.y
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::equal(b, b + 12, kMapped) && b[12] == 169 && b[13] == 254;
+}
+
+bool NoProxyMatches(std::string_view host_view, std::string_view no_proxy) {
+  const std::string host = absl::AsciiStrToLower(std::string(host_view));
+  for (absl::string_view raw : absl::StrSplit(absl::string_view(no_proxy.data(), no_proxy.size()), ',')) {
+    std::string entry = absl::AsciiStrToLower(std::string(absl::StripAsciiWhitespace(raw)));
+    if (entry.empty()) continue;
+    if (entry == "*") return true;
+    if (entry[0] == '.') entry = entry.substr(1);
+    if (host == entry || absl::EndsWith(host, "." + entry)) return true;
+  }
+  return false;
+}
 
 bool SplitUrl(const std::string& url, std::string* origin, std::string* path) {
   auto scheme_end = url.find("://");
@@ -55,7 +136,8 @@ bool SplitUrl(const std::string& url, std::string* origin, std::string* path) {
 HttpTransport::HttpTransport(HttpTransportOptions options) : options_(std::move(options)) {}
 HttpTransport::~HttpTransport() = default;
 
-std::unique_ptr<httplib::Client> HttpTransport::Checkout(const std::string& origin) {
+std::unique_ptr<httplib::Client> HttpTransport::Checkout(const std::string& origin,
+                                                        std::string* error) {
   {
     absl::MutexLock l(&mu_);
     auto it = idle_.find(origin);
@@ -65,7 +147,37 @@ std::unique_ptr<httplib::Client> HttpTransport::Checkout(const std::string& orig
       return c;
     }
   }
+  std::string host;
+  int port = 0;
+  HostPort(origin, &host, &port);
+  // Checked for every new connection (pooled ones were checked when they were made).
+  if (!options_.allow_link_local) {
+    if (std::string refusal = LinkLocalRefusal(host); !refusal.empty()) {
+      *error = std::move(refusal);
+      return nullptr;
+    }
+  }
   auto c = std::make_unique<httplib::Client>(origin);
+  if (!options_.proxy_url.empty() && !NoProxyMatches(host, options_.no_proxy)) {
+    // "scheme://[user:pass@]host:port[/]": credentials become Proxy-Authorization.
+    std::string proxy = options_.proxy_url, user, pass;
+    if (size_t at = proxy.find('@'), scheme = proxy.find("://");
+        at != std::string::npos && scheme != std::string::npos && at > scheme) {
+      const std::string userinfo = proxy.substr(scheme + 3, at - scheme - 3);
+      const size_t colon = userinfo.find(':');
+      user = userinfo.substr(0, colon);
+      if (colon != std::string::npos) pass = userinfo.substr(colon + 1);
+      proxy.erase(scheme + 3, at - scheme - 2);
+    }
+    std::string proxy_origin, proxy_path;
+    if (SplitUrl(proxy, &proxy_origin, &proxy_path)) {
+      std::string proxy_host;
+      int proxy_port = 0;
+      HostPort(proxy_origin, &proxy_host, &proxy_port);
+      c->set_proxy(proxy_host.c_str(), proxy_port);
+      if (!user.empty()) c->set_proxy_basic_auth(user.c_str(), pass.c_str());
+    }
+  }
   c->set_keep_alive(true);
   c->set_tcp_nodelay(true);
   c->set_follow_location(false);
@@ -93,7 +205,13 @@ HttpResponse HttpTransport::Post(const HttpRequest& request) {
     out.failure_detail = "no time left for the upstream request";
     return out;
   }
-  auto client = Checkout(origin);
+  std::string refusal;
+  auto client = Checkout(origin, &refusal);
+  if (client == nullptr) {
+    out.failure = TransportFailure::kBadUrl;
+    out.failure_detail = std::move(refusal);
+    return out;
+  }
   client->set_connection_timeout(ToMicros(std::min(options_.connect_timeout, request.timeout)));
   client->set_read_timeout(ToMicros(request.timeout));
   client->set_write_timeout(ToMicros(request.timeout));

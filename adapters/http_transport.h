@@ -24,7 +24,22 @@ struct HttpTransportOptions {
   size_t max_response_bytes = 16 << 20;
   size_t max_idle_per_origin = 64;
   std::string ca_cert_file;  // empty: system store
+  // Refuse hosts that resolve to link-local / cloud metadata addresses (169.254.0.0/16,
+  // fe80::/10, fd00:ec2::254) unless allowed.
+  bool allow_link_local = false;
+  // Forward proxy for upstream requests ("http://[user:pass@]host:port"; HTTPS is tunnelled
+  // with CONNECT), empty for none; hosts matching `no_proxy` (comma-separated suffixes,
+  // "*" for all, as curl reads NO_PROXY) go direct.
+  std::string proxy_url;
+  std::string no_proxy;
 };
+
+// True when `host` matches a NO_PROXY list entry ("*", exact host, or domain suffix with or
+// without a leading dot).
+bool NoProxyMatches(std::string_view host, std::string_view no_proxy);
+
+// True for 169.254.0.0/16, fe80::/10 and fd00:ec2::254 (also IPv4-mapped), given as text.
+bool IsLinkLocalOrMetadata(std::string_view ip);
 
 struct HttpRequest {
   std::string url;  // absolute: scheme://host[:port]/path
@@ -53,7 +68,8 @@ class HttpTransport {
   HttpResponse Post(const HttpRequest& request);
 
  private:
-  std::unique_ptr<httplib::Client> Checkout(const std::string& origin);
+  // A pooled client, or a new one after the SSRF check (nullptr + `error` when refused).
+  std::unique_ptr<httplib::Client> Checkout(const std::string& origin, std::string* error);
   void Return(const std::string& origin, std::unique_ptr<httplib::Client> client);
 
   HttpTransportOptions options_;

@@ -91,6 +91,10 @@ const std::vector<OptionSpec>& Specs() {
       {"ca-file", "LLMIX_CA_FILE", Kind::kString,
        "PEM CA bundle for upstream TLS (default: system store)",
        [](ServeOptions& o) -> void* { return &o.ca_file; }},
+      {"allow-link-local-upstreams", "LLMIX_ALLOW_LINK_LOCAL_UPSTREAMS", Kind::kBool,
+       "allow upstream hosts resolving to link-local / cloud metadata addresses "
+       "(169.254.0.0/16, fd00:ec2::254); refused by default",
+       [](ServeOptions& o) -> void* { return &o.allow_link_local_upstreams; }},
       {"log-level", "LLMIX_LOG_LEVEL", Kind::kString, "debug | info | warn | error",
        [](ServeOptions& o) -> void* { return &o.log_level; }},
       {"ready-file", "LLMIX_READY_FILE", Kind::kString,

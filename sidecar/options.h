@@ -33,6 +33,7 @@ struct ServeOptions {
   int max_response_bytes = 16 << 20;
   int connect_timeout_ms = 5000;
   std::string ca_file;
+  bool allow_link_local_upstreams = false;  // SSRF guard off (README "Providers")
   std::string log_level = "info";
   std::string ready_file;  // JSON with the bound addresses, written once serving
   // Resilience (README "Resilience"); defaults are LLMix's.

@@ -78,6 +78,20 @@ absl::Status Sidecar::Start() {
   dopts.transport.max_response_bytes = options_.max_response_bytes;
   dopts.transport.ca_cert_file = options_.ca_file;
   dopts.logger = &logger_;
+  dopts.transport.allow_link_local = options_.allow_link_local_upstreams;
+  // Standard proxy variables, as curl reads them (upstreams are HTTPS in production).
+  for (const char* name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"}) {
+    if (auto v = env_.Get(name); v && !v->empty()) {
+      dopts.transport.proxy_url = *v;
+      break;
+    }
+  }
+  for (const char* name : {"NO_PROXY", "no_proxy"}) {
+    if (auto v = env_.Get(name); v && !v->empty()) {
+      dopts.transport.no_proxy = *v;
+      break;
+    }
+  }
   dispatcher_ = std::make_unique<adapters::Dispatcher>(dopts);
 
   pipeline::PipelineOptions popts;
