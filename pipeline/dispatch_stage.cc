@@ -1,5 +1,8 @@
 #include "pipeline/dispatch_stage.h"
 
+#include "common/provider_catalog.h"
+#include "pipeline/provider_kwargs.h"
+
 namespace llmix::pipeline {
 
 void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
@@ -22,6 +25,11 @@ void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
     if (auto it = cfg.provider_options.find(cfg.provider); it != cfg.provider_options.end()) {
       req.provider_options = *it;
     }
+  }
+  if (const ProviderInfo* info = FindProvider(cfg.provider);
+      info != nullptr && info->protocol == WireProtocol::kOpenAiChat && !req.provider_options.is_null()) {
+    // LLMix filterOpenAIProviderOptions: textVerbosity only for models that support it.
+    req.provider_options = FilterOpenAiProviderOptions(cfg.model, req.provider_options).options;
   }
   req.timeout = remaining;
   if (ctx.stage_span != nullptr) req.traceparent = ctx.stage_span->ToTraceparent();

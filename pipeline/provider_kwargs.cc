@@ -111,6 +111,34 @@ ModelCapabilities GetModelCapabilities(std::string_view model) {
   return caps;
 }
 
+FilteredOptions FilterOpenAiProviderOptions(std::string_view model, const json& options) {
+  FilteredOptions out;
+  if (!options.is_object() || options.empty()) return out;
+  const bool verbosity = GetModelCapabilities(model).supports_text_verbosity;
+  json kept = json::object();
+  for (const auto& [k, v] : options.items()) {
+    if (k == "textVerbosity" && !verbosity) {
+      out.filtered_params[k] = v;
+    } else {
+      kept[k] = v;
+    }
+  }
+  if (!kept.empty()) out.options = std::move(kept);
+  return out;
+}
+
+AdjustedTemperature AdjustTemperatureForModel(std::string_view model, std::optional<double> temperature) {
+  AdjustedTemperature out;
+  out.temperature = temperature;
+  if (!temperature.has_value() || !GetModelCapabilities(model).fixed_temperature) return out;
+  out.temperature = 1.0;
+  if (*temperature != 1.0) {
+    out.was_adjusted = true;
+    out.original = temperature;
+  }
+  return out;
+}
+
 KwargsContext KwargsContextOf(const registry::LlmConfig& config) {
   KwargsContext ctx;
   ctx.provider = config.provider;

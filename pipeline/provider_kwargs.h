@@ -28,6 +28,22 @@ struct ModelCapabilities {
 // fixed temperature = the same minus glm; text verbosity = ^gpt-5.
 ModelCapabilities GetModelCapabilities(std::string_view model);
 
+// LLMix filterOpenAIProviderOptions: `textVerbosity` is kept only for models that support it
+// (moved to `filtered_params` otherwise); null/empty options give null.
+struct FilteredOptions {
+  nlohmann::json options;  // object, or null
+  nlohmann::json filtered_params = nlohmann::json::object();
+};
+FilteredOptions FilterOpenAiProviderOptions(std::string_view model, const nlohmann::json& options);
+
+// LLMix adjustTemperatureForModel: fixed-temperature models get 1.
+struct AdjustedTemperature {
+  std::optional<double> temperature;
+  bool was_adjusted = false;
+  std::optional<double> original;  // set when adjusted
+};
+AdjustedTemperature AdjustTemperatureForModel(std::string_view model, std::optional<double> temperature);
+
 // The part of the call a transform sees (LLMix's transform ctx).
 struct KwargsContext {
   std::string provider;

@@ -441,5 +441,26 @@ TEST(OpenAiChatBody, ProviderOptionsUseWireNames) {
   EXPECT_EQ((*body)["user"], "u1");
 }
 
+TEST(UnknownOptions, WarnedOncePerProviderAndOption) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* sink = open_memstream(&buf, &len);
+  ASSERT_NE(sink, nullptr);
+  {
+    Logger logger(LogLevel::kInfo, sink);
+    UnknownOptionWarner warner(&logger);
+    warner.Warn("openai", {"futureA"});
+    warner.Warn("openai", {"futureA", "futureB"});
+    warner.Warn("anthropic", {"futureA"});
+  }
+  fclose(sink);
+  const std::string log(buf, len);
+  free(buf);
+  size_t lines = 0;
+  for (char ch : log) lines += ch == '\n';
+  EXPECT_EQ(lines, 3u) << log;
+  EXPECT_NE(log.find("futureB"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace llmix::adapters

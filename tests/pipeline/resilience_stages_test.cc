@@ -84,6 +84,33 @@ TEST(ModelCapabilityVectors, GetModelCapabilities) {
   EXPECT_GT(ran, 0);
 }
 
+TEST(ModelCapabilityVectors, FilterOpenAiProviderOptionsAndAdjustTemperature) {
+  int ran = 0;
+  for (const auto& c : testing::LoadFixtureCases("model_capabilities")) {
+    const std::string fn = c.input.value("fn", "");
+    SCOPED_TRACE(c.name);
+    const std::string model = c.input["model"].get<std::string>();
+    if (fn == "filterOpenAIProviderOptions") {
+      FilteredOptions got = FilterOpenAiProviderOptions(model, c.input["options"]);
+      EXPECT_EQ(got.options, c.expected["filteredOptions"]);
+      EXPECT_EQ(got.filtered_params, c.expected["filteredParams"]);
+      ++ran;
+    } else if (fn == "adjustTemperatureForModel") {
+      const json& t = c.input["temperature"];
+      AdjustedTemperature got =
+          AdjustTemperatureForModel(model, t.is_number() ? std::optional<double>(t.get<double>()) : std::nullopt);
+      const json& want = c.expected;
+      EXPECT_EQ(got.temperature.has_value(), want["adjustedTemperature"].is_number());
+      if (got.temperature) EXPECT_EQ(*got.temperature, want["adjustedTemperature"].get<double>());
+      EXPECT_EQ(got.was_adjusted, want["wasAdjusted"].get<bool>());
+      EXPECT_EQ(got.original.has_value(), want["originalTemperature"].is_number());
+      if (got.original) EXPECT_EQ(*got.original, want["originalTemperature"].get<double>());
+      ++ran;
+    }
+  }
+  EXPECT_EQ(ran, 10);
+}
+
 TEST(GlobalConcurrencyVectors, CreateFileLockCases) {
   int ran = 0;
   for (const auto& c : testing::LoadFixtureCases("config_validation")) {
