@@ -30,6 +30,8 @@ struct ProviderRequest {
   nlohmann::json provider_options;
   absl::Duration timeout = absl::Seconds(60);  // whole exchange budget
   std::string traceparent;     // W3C header for the upstream request, or empty
+  // Added to the upstream request (e.g. Helicone-Auth); never logged.
+  std::vector<std::pair<std::string, std::string>> extra_headers;
 };
 
 struct Usage {

@@ -22,9 +22,19 @@ Dispatcher::~Dispatcher() = default;
 ProviderOutcome Dispatcher::Send(const ProviderRequest& request) {
   if (options_.dummy_upstream) return dummy_->Send(request);
   const ProviderInfo* info = FindProvider(request.provider);
-  // Unknown names only reach here from inline configs validated elsewhere; they speak
-  // OpenAI's protocol like any OpenAI-compatible base URL.
-  const WireProtocol protocol = info != nullptr ? info->protocol : WireProtocol::kOpenAiChat;
+  if (!options_.helicone.api_key.empty() && info != nullptr &&
+      (request.provider == "openai" || request.provider == "anthropic") &&
+      request.base_url == info->default_base_url) {
+    ProviderRequest routed = request;
+    routed.base_url = request.provider == "openai" ? options_.helicone.openai_base_url
+                                                   : options_.helicone.anthropic_base_url;
+    routed.extra_headers.emplace_back("Helicone-Auth", "Bearer " + options_.helicone.api_key);
+    return SendWith(info->protocol, routed);
+  }
+  return SendWith(info != nullptr ? info->protocol : WireProtocol::kOpenAiChat, request);
+}
+
+ProviderOutcome Dispatcher::SendWith(WireProtocol protocol, const ProviderRequest& request) {
   switch (protocol) {
     case WireProtocol::kAnthropicMessages:
       return anthropic_->Send(request);

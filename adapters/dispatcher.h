@@ -11,10 +11,21 @@
 
 namespace llmix::adapters {
 
+// LLMix's Helicone routing: with HELICONE_API_KEY set, calls that would go to the default
+// OpenAI / Anthropic base URL go to Helicone's gateway (HELICONE_OPENAI_BASE_URL /
+// HELICONE_ANTHROPIC_BASE_URL, trimmed, else Helicone's defaults) with `Helicone-Auth`.
+// A configured base URL is left alone.
+struct HeliconeOptions {
+  std::string api_key;  // empty: off
+  std::string openai_base_url = "https://oai.helicone.ai/v1";
+  std::string anthropic_base_url = "https://anthropic.helicone.ai/v1";
+};
+
 struct DispatcherOptions {
   bool dummy_upstream = false;
   HttpTransportOptions transport;
   Logger* logger = nullptr;  // one warning per unknown provider option; may be null
+  HeliconeOptions helicone;
 };
 
 class Dispatcher final : public Adapter {
@@ -27,6 +38,10 @@ class Dispatcher final : public Adapter {
   bool dummy_upstream() const { return options_.dummy_upstream; }
 
  private:
+  // Unknown provider names (inline configs) speak OpenAI's protocol, like any
+  // OpenAI-compatible base URL.
+  ProviderOutcome SendWith(WireProtocol protocol, const ProviderRequest& request);
+
   DispatcherOptions options_;
   std::unique_ptr<HttpTransport> transport_;
   UnknownOptionWarner warner_;

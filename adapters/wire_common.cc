@@ -205,6 +205,7 @@ ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& reques
   http.headers = std::move(headers);
   http.headers.emplace_back("Accept", "application/json");
   if (!request.traceparent.empty()) http.headers.emplace_back("traceparent", request.traceparent);
+  for (const auto& h : request.extra_headers) http.headers.push_back(h);
 
   HttpResponse r = transport.Post(http);
   out.http_status = r.status;

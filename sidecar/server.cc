@@ -1,5 +1,7 @@
 #include "sidecar/server.h"
 
+#include "absl/strings/ascii.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +86,16 @@ absl::Status Sidecar::Start() {
     if (auto v = env_.Get(name); v && !v->empty()) {
       dopts.transport.proxy_url = *v;
       break;
+    }
+  }
+  if (auto key = env_.Get("HELICONE_API_KEY"); key && !key->empty()) {
+    dopts.helicone.api_key = *key;
+    for (auto [var, field] : {std::pair{"HELICONE_OPENAI_BASE_URL", &dopts.helicone.openai_base_url},
+                              std::pair{"HELICONE_ANTHROPIC_BASE_URL", &dopts.helicone.anthropic_base_url}}) {
+      if (auto v = env_.Get(var)) {
+        std::string trimmed(absl::StripAsciiWhitespace(*v));
+        if (!trimmed.empty()) *field = std::move(trimmed);
+      }
     }
   }
   for (const char* name : {"NO_PROXY", "no_proxy"}) {

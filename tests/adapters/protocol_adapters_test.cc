@@ -441,6 +441,32 @@ TEST(OpenAiChatBody, ProviderOptionsUseWireNames) {
   EXPECT_EQ((*body)["user"], "u1");
 }
 
+TEST(Helicone, DefaultOpenAiUrlIsRoutedThroughHeliconeWithItsAuthHeader) {
+  FakeOpenAi helicone;
+  DispatcherOptions o;
+  o.helicone.api_key = "hk-1";
+  o.helicone.openai_base_url = helicone.base_url();
+  Dispatcher dispatcher(o);
+  json messages = json::parse(R"([{"role":"user","content":"q"}])");
+  ProviderRequest r;
+  r.provider = "openai";
+  r.model = "gpt-4o";
+  r.base_url = "https://api.openai.com/v1";  // the default: routed
+  r.api_key = kKey;
+  r.messages = &messages;
+  r.timeout = absl::Seconds(5);
+  ASSERT_TRUE(dispatcher.Send(r).ok());
+  ASSERT_EQ(helicone.RequestCount(), 1u);
+  EXPECT_EQ(helicone.Requests()[0].headers.at("helicone-auth"), "Bearer hk-1");
+  EXPECT_EQ(helicone.Requests()[0].headers.at("authorization"), std::string("Bearer ") + kKey);
+
+  FakeOpenAi gateway;  // a configured base URL is left alone: no Helicone header
+  r.base_url = gateway.base_url();
+  ASSERT_TRUE(dispatcher.Send(r).ok());
+  ASSERT_EQ(gateway.RequestCount(), 1u);
+  EXPECT_FALSE(gateway.Requests()[0].headers.contains("helicone-auth"));
+}
+
 TEST(UnknownOptions, WarnedOncePerProviderAndOption) {
   char* buf = nullptr;
   size_t len = 0;
