@@ -8,6 +8,11 @@ JOBS=${JOBS:-$(nproc)}
 args=(-S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}")
 [ "${LLMIX_SANITIZE:-0}" = 1 ] && args+=(-DLLMIX_SANITIZE=ON)
 [ -n "${BUILD_TESTS:-}" ] && args+=(-DLLMIX_BUILD_TESTS="$BUILD_TESTS")
+# npm (run by the build for the Node clients/tests) trusts the system CA store, so a CA the
+# machine adds (e.g. an egress proxy's) works as it does for apt and curl.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 # Paths relative to the checkout, so clones and worktrees share cache hits.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
