@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -49,6 +51,14 @@ struct Worker {
 
 // One request: true on success.
 using Send = std::function<bool()>;
+
+// The first failure's description, reported once (why a run had errors).
+std::mutex first_error_mu;
+std::string first_error;
+void NoteError(const std::string& e) {
+  std::lock_guard<std::mutex> l(first_error_mu);
+  if (first_error.empty()) first_error = e;
+}
 
 void RunWorker(const Send& send, const Args& a, std::atomic<long>& budget, Clock::time_point end,
                Worker* w) {
@@ -117,7 +127,10 @@ int main(int argc, char** argv) {
       cl->set_read_timeout(30, 0);
       senders.push_back([cl, &body, &path, &headers] {
         auto res = cl->Post(path, headers, body, "application/json");
-        return res && res->status == 200;
+        if (res && res->status == 200) return true;
+        NoteError(res ? "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200)
+                      : "HTTP transport: " + httplib::to_string(res.error()));
+        return false;
       });
     } else {
       grpc::ChannelArguments args;
@@ -129,7 +142,11 @@ int main(int argc, char** argv) {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         v1::CallResponse resp;
-        return stub->Call(&ctx, request, &resp).ok() && resp.success();
+        grpc::Status st = stub->Call(&ctx, request, &resp);
+        if (st.ok() && resp.success()) return true;
+        NoteError(!st.ok() ? "gRPC " + std::to_string(st.error_code()) + ": " + st.error_message()
+                           : "call failed: " + resp.error().message());
+        return false;
       });
     }
   }
@@ -160,5 +177,6 @@ int main(int argc, char** argv) {
   auto pct = [&](double p) { return all[std::min(all.size() - 1, static_cast<size_t>(all.size() * p))]; };
   std::printf("{\"requests\":%zu,\"errors\":%ld,\"rps\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f}\n",
               all.size(), errors, all.size() / elapsed, pct(0.5), pct(0.99), all.back());
+  if (!first_error.empty()) std::fprintf(stderr, "load: first error: %s\n", first_error.c_str());
   return errors == 0 ? 0 : 1;
 }
