@@ -1,0 +1,261 @@
+#include "sidecar/injector.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+
+namespace llmix::sidecar {
+namespace {
+
+using nlohmann::json;
+
+json AppPod(json annotations = {{"llmix.io/inject", "true"}}) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"generateName", "app-"}, {"annotations", annotations}}},
+          {"spec",
+           {{"containers",
+             {{{"name", "app"}, {"image", "example/app:1"}, {"env", {{{"name", "A"}, {"value", "1"}}}}},
+              {{"name", "helper"}, {"image", "example/helper:1"}}}}}}};
+}
+
+json Review(const json& pod, const std::string& op = "CREATE") {
+  return {{"apiVersion", "admission.k8s.io/v1"},
+          {"kind", "AdmissionReview"},
+          {"request",
+           {{"uid", "705ab4f5-6393-11e8-b7cc-42010a800002"},
+            {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+            {"operation", op},
+            {"namespace", "default"},
+            {"object", pod}}}};
+}
+
+json Patched(const json& pod, const InjectorConfig& config = {}) {
+  auto patch = BuildInjectionPatch(pod, config);
+  EXPECT_TRUE(patch.ok()) << patch.status();
+  return patch.ok() ? pod.patch(*patch) : pod;
+}
+
+int CountSidecars(const json& pod) {
+  int n = 0;
+  for (const char* list : {"containers", "initContainers"}) {
+    if (!pod["spec"].contains(list)) continue;
+    for (const auto& c : pod["spec"][list]) n += c["name"] == kSidecarName;
+  }
+  return n;
+}
+
+std::string EnvValue(const json& container, const std::string& name) {
+  for (const auto& e : container.value("env", json::array())) {
+    if (e["name"] == name) return e.value("value", "");
+  }
+  return "<unset>";
+}
+
+TEST(Injector, AnnotatedPodGetsNativeSidecarWithEverythingWired) {
+  InjectorConfig config;
+  config.registry_configmap = "llm-registry";
+  config.api_key_secret = "llm-keys";
+  config.redis_url = "redis://redis:6379/0";
+  config.otlp_endpoint = "http://otel:4317";
+  const json pod = Patched(AppPod(), config);
+
+  ASSERT_EQ(CountSidecars(pod), 1);
+  ASSERT_EQ(pod["spec"]["initContainers"].size(), 1u);
+  const json& s = pod["spec"]["initContainers"][0];
+  EXPECT_EQ(s["name"], "llmix-sidecar");
+  EXPECT_EQ(s["restartPolicy"], "Always");
+  EXPECT_EQ(s["image"], config.image);
+  EXPECT_EQ(s["args"], json::array({"serve"}));
+  EXPECT_EQ(EnvValue(s, "LLMIX_ADMIN_LISTEN"), "0.0.0.0:9464");
+  EXPECT_EQ(EnvValue(s, "LLMIX_STATE_DIR"), "/var/run/llmix");
+  EXPECT_EQ(EnvValue(s, "LLMIX_GRPC_LISTEN"), "unix:///var/run/llmix/llmix.sock,127.0.0.1:7070");
+  EXPECT_EQ(EnvValue(s, "LLMIX_REGISTRY_DIR"), "/etc/llmix/registry");
+  EXPECT_EQ(EnvValue(s, "REDIS_URL"), "redis://redis:6379/0");
+  EXPECT_EQ(EnvValue(s, "OTEL_EXPORTER_OTLP_ENDPOINT"), "http://otel:4317");
+  EXPECT_EQ(s["envFrom"][0]["secretRef"]["name"], "llm-keys");
+  EXPECT_EQ(s["readinessProbe"]["httpGet"]["path"], "/readyz");
+  EXPECT_EQ(s["livenessProbe"]["httpGet"]["path"], "/healthz");
+  EXPECT_EQ(s["livenessProbe"]["httpGet"]["port"], s["ports"][0]["name"]);
+  EXPECT_EQ(s["ports"][0]["containerPort"], 9464);
+  EXPECT_EQ(s["resources"]["limits"]["memory"], "256Mi");
+  const json& sc = s["securityContext"];
+  EXPECT_EQ(sc["runAsNonRoot"], true);
+  EXPECT_EQ(sc["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(sc["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(sc["capabilities"]["drop"], json::array({"ALL"}));
+  EXPECT_EQ(sc["seccompProfile"]["type"], "RuntimeDefault");
+
+  const json& volumes = pod["spec"]["volumes"];
+  ASSERT_EQ(volumes.size(), 2u);
+  EXPECT_EQ(volumes[0]["name"], "llmix-run");
+  EXPECT_TRUE(volumes[0].contains("emptyDir"));
+  EXPECT_EQ(volumes[1]["configMap"]["name"], "llm-registry");
+  for (const auto& app : pod["spec"]["containers"]) {
+    EXPECT_EQ(EnvValue(app, "LLMIX_SIDECAR_ADDR"), "unix:///var/run/llmix/llmix.sock") << app["name"];
+    ASSERT_EQ(app["volumeMounts"].size(), 1u);
+    EXPECT_EQ(app["volumeMounts"][0]["mountPath"], "/var/run/llmix");
+  }
+  EXPECT_EQ(EnvValue(pod["spec"]["containers"][0], "A"), "1");  // existing env kept
+  EXPECT_EQ(pod["metadata"]["annotations"]["llmix.io/status"], "injected");
+}
+
+TEST(Injector, SecondPassIsANoOp) {
+  const json once = Patched(AppPod());
+  auto again = BuildInjectionPatch(once, {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty()) << again->dump();
+  // A pod whose author already added a container of that name is not patched either.
+  json manual = AppPod();
+  manual["spec"]["containers"].push_back({{"name", "llmix-sidecar"}, {"image", "x"}});
+  auto patch = BuildInjectionPatch(manual, {});
+  ASSERT_TRUE(patch.ok());
+  EXPECT_TRUE(patch->empty());
+}
+
+TEST(Injector, UnannotatedOrNotTruePodsAreLeftAlone) {
+  for (const json& ann : {json::object(), json{{"llmix.io/inject", "false"}},
+                          json{{"llmix.io/inject", "yes"}}, json{{"other", "true"}}}) {
+    auto patch = BuildInjectionPatch(AppPod(ann), {});
+    ASSERT_TRUE(patch.ok());
+    EXPECT_TRUE(patch->empty()) << ann.dump();
+  }
+  json bare = AppPod();
+  bare["metadata"].erase("annotations");
+  auto patch = BuildInjectionPatch(bare, {});
+  ASSERT_TRUE(patch.ok());
+  EXPECT_TRUE(patch->empty());
+}
+
+TEST(Injector, ExistingInitContainersAndVolumesAreAppendedTo) {
+  json pod = AppPod();
+  pod["spec"]["initContainers"] = {{{"name", "migrate"}, {"image", "m"}}};
+  pod["spec"]["volumes"] = {{{"name", "data"}, {"emptyDir", json::object()}}};
+  pod["spec"]["containers"][0]["volumeMounts"] = {{{"name", "data"}, {"mountPath", "/data"}}};
+  const json out = Patched(pod);
+  ASSERT_EQ(out["spec"]["initContainers"].size(), 2u);
+  EXPECT_EQ(out["spec"]["initContainers"][0]["name"], "llmix-sidecar");  // starts first
+  EXPECT_EQ(out["spec"]["initContainers"][1]["name"], "migrate");
+  ASSERT_EQ(out["spec"]["volumes"].size(), 2u);
+  EXPECT_EQ(out["spec"]["volumes"][0]["name"], "data");
+  EXPECT_EQ(out["spec"]["containers"][0]["volumeMounts"].size(), 2u);
+  EXPECT_FALSE(out["spec"]["volumes"][1].contains("configMap"));  // no registry configured
+}
+
+TEST(Injector, AnnotationsOverrideDefaultsPerPod) {
+  InjectorConfig config;
+  config.registry_configmap = "cluster-default";
+  const json pod = Patched(AppPod({{"llmix.io/inject", "true"},
+                                   {"llmix.io/mode", "container"},
+                                   {"llmix.io/image", "registry.local/llmix:2"},
+                                   {"llmix.io/registry-pvc", "team-registry"},
+                                   {"llmix.io/cpu-request", "250m"},
+                                   {"llmix.io/memory-limit", "1Gi"},
+                                   {"llmix.io/api-key-secret", "team-keys"}}),
+                           config);
+  EXPECT_FALSE(pod["spec"].contains("initContainers"));
+  ASSERT_EQ(CountSidecars(pod), 1);
+  const json& s = pod["spec"]["containers"].back();
+  EXPECT_EQ(s["name"], "llmix-sidecar");
+  EXPECT_FALSE(s.contains("restartPolicy"));
+  EXPECT_EQ(s["image"], "registry.local/llmix:2");
+  EXPECT_EQ(s["resources"]["requests"]["cpu"], "250m");
+  EXPECT_EQ(s["resources"]["limits"]["memory"], "1Gi");
+  EXPECT_EQ(s["envFrom"][0]["secretRef"]["name"], "team-keys");
+  ASSERT_EQ(pod["spec"]["volumes"].size(), 2u);
+  EXPECT_EQ(pod["spec"]["volumes"][1]["persistentVolumeClaim"]["claimName"], "team-registry");
+  // The app containers got the address; the sidecar did not point at itself.
+  EXPECT_EQ(EnvValue(s, "LLMIX_SIDECAR_ADDR"), "<unset>");
+}
+
+TEST(Injector, BadAnnotationNamesIt) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"llmix.io/mode", "sidecar"},          {"llmix.io/image", "has space"},
+      {"llmix.io/cpu-request", "lots"},      {"llmix.io/memory-limit", "1 Gi"},
+      {"llmix.io/registry-configmap", "Bad_Name"}, {"llmix.io/api-key-secret", "-x"},
+  };
+  for (const auto& [name, value] : bad) {
+    auto patch = BuildInjectionPatch(AppPod({{"llmix.io/inject", "true"}, {name, value}}), {});
+    ASSERT_FALSE(patch.ok()) << name;
+    EXPECT_NE(std::string(patch.status().message()).find(name), std::string::npos)
+        << patch.status();
+  }
+}
+
+TEST(Injector, ReviewCarriesUidAndBase64Patch) {
+  const json out = ReviewAdmission(Review(AppPod()).dump(), {});
+  EXPECT_EQ(out["apiVersion"], "admission.k8s.io/v1");
+  EXPECT_EQ(out["kind"], "AdmissionReview");
+  const json& r = out["response"];
+  EXPECT_EQ(r["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+  EXPECT_EQ(r["allowed"], true);
+  EXPECT_EQ(r["patchType"], "JSONPatch");
+  std::string decoded;
+  ASSERT_TRUE(absl::Base64Unescape(r["patch"].get<std::string>(), &decoded));
+  EXPECT_EQ(CountSidecars(AppPod().patch(json::parse(decoded))), 1);
+}
+
+TEST(Injector, ReviewOfOtherKindsAndOperationsHasNoPatch) {
+  json update = Review(AppPod(), "UPDATE");
+  json service = Review(AppPod());
+  service["request"]["kind"]["kind"] = "Service";
+  for (const json& review : {update, service}) {
+    const json r = ReviewAdmission(review.dump(), {})["response"];
+    EXPECT_EQ(r["allowed"], true);
+    EXPECT_FALSE(r.contains("patch"));
+    EXPECT_FALSE(r.contains("warnings"));
+  }
+}
+
+TEST(Injector, MalformedReviewsGetACleanAnswer) {
+  json no_spec = Review(AppPod());
+  no_spec["request"]["object"].erase("spec");
+  json string_containers = Review(AppPod());
+  string_containers["request"]["object"]["spec"]["containers"] = "app";
+  json bad_env = Review(AppPod());
+  bad_env["request"]["object"]["spec"]["containers"][0]["env"] = {{"not", "a list"}};
+  json number_container = Review(AppPod());
+  number_container["request"]["object"]["spec"]["containers"][1] = 7;
+  json no_object = Review(AppPod());
+  no_object["request"].erase("object");
+  json no_uid = Review(AppPod());
+  no_uid["request"].erase("uid");
+  json taken_volume = Review(AppPod());
+  taken_volume["request"]["object"]["spec"]["volumes"] = {{{"name", "llmix-run"}}};
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "not JSON"},
+      {"{", "not JSON"},
+      {"[]", "request"},
+      {"{\"request\":5}", "request"},
+      {"{\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"object\":[]}}", "pod"},
+      {"\xff\xfe{}", "not JSON"},
+      {no_spec.dump(), "pod.spec"},
+      {string_containers.dump(), "pod.spec.containers"},
+      {bad_env.dump(), "containers[0].env"},
+      {number_container.dump(), "containers[1]"},
+      {no_object.dump(), "request.object"},
+      {no_uid.dump(), "request.uid"},
+      {taken_volume.dump(), "llmix-run"},
+  };
+  for (const auto& [body, names] : cases) {
+    for (bool deny : {false, true}) {
+      InjectorConfig config;
+      config.deny_on_error = deny;
+      json out;
+      ASSERT_NO_THROW(out = ReviewAdmission(body, config)) << body;
+      const json& r = out["response"];
+      EXPECT_FALSE(r.contains("patch")) << body;
+      EXPECT_EQ(r["allowed"], !deny) << body;
+      const std::string msg =
+          deny ? r["status"]["message"].get<std::string>() : r["warnings"][0].get<std::string>();
+      EXPECT_NE(msg.find(names), std::string::npos) << msg;
+      // The answer serialises even when the input was not UTF-8.
+      EXPECT_NO_THROW(out.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llmix::sidecar
