@@ -51,6 +51,9 @@ const std::vector<FlagSpec>& Specs() {
        [](O& o) -> void* { return &o.injector.native_sidecar; }},
       {"registry-configmap", "LLMIX_INJECT_REGISTRY_CONFIGMAP", Kind::kString,
        "ConfigMap mounted as the registry", [](O& o) -> void* { return &o.injector.registry_configmap; }},
+      {"registry-items", "LLMIX_INJECT_REGISTRY_ITEMS", Kind::kString,
+       "KEY=PATH,... : ConfigMap keys mounted at these paths under the registry (nested layout)",
+       [](O& o) -> void* { return &o.injector.registry_items; }},
       {"registry-pvc", "LLMIX_INJECT_REGISTRY_PVC", Kind::kString,
        "PersistentVolumeClaim mounted as the registry",
        [](O& o) -> void* { return &o.injector.registry_pvc; }},
@@ -175,6 +178,9 @@ absl::StatusOr<InjectWebhookOptions> ParseInjectWebhookOptions(const std::vector
   }
   if (!o.injector.registry_configmap.empty() && !o.injector.registry_pvc.empty()) {
     return absl::InvalidArgumentError("--registry-configmap and --registry-pvc: give at most one");
+  }
+  if (auto items = ParseRegistryItems(o.injector.registry_items); !items.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--registry-items: ", items.status().message()));
   }
   return o;
 }

@@ -100,7 +100,10 @@ absl::StatusOr<InjectorConfig> Effective(const json& pod, InjectorConfig c) {
     *o.field = v;
   }
   // A per-pod registry source replaces the cluster default instead of adding a second one.
-  if (!Annotation(pod, "llmix.io/registry-configmap").empty()) c.registry_pvc.clear();
+  if (!Annotation(pod, "llmix.io/registry-configmap").empty()) {
+    c.registry_pvc.clear();
+    c.registry_items.clear();
+  }
   if (!Annotation(pod, "llmix.io/registry-pvc").empty()) c.registry_configmap.clear();
   const std::string mode = Annotation(pod, "llmix.io/mode");
   if (mode == "native") {
@@ -214,6 +217,8 @@ absl::StatusOr<json> BuildPatch(const json& pod, const InjectorConfig& defaults)
   if (!config.ok()) return config.status();
   const InjectorConfig& c = *config;
   const bool registry = !c.registry_configmap.empty() || !c.registry_pvc.empty();
+  auto items = ParseRegistryItems(c.registry_items);
+  if (!items.ok()) return items.status();
   for (const char* v : {kRunVolume, kRegistryVolume}) {
     if ((v == kRunVolume || registry) && HasNamed(volumes, v)) {
       return absl::InvalidArgumentError(
@@ -228,6 +233,9 @@ absl::StatusOr<json> BuildPatch(const json& pod, const InjectorConfig& defaults)
     json reg = {{"name", kRegistryVolume}};
     if (!c.registry_configmap.empty()) {
       reg["configMap"] = {{"name", c.registry_configmap}};
+      for (const auto& item : *items) {
+        reg["configMap"]["items"].push_back({{"key", item.key}, {"path", item.path}});
+      }
     } else {
       reg["persistentVolumeClaim"] = {{"claimName", c.registry_pvc}, {"readOnly", true}};
     }
@@ -273,6 +281,34 @@ std::string Truncate(std::string s) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<ConfigMapItem>> ParseRegistryItems(const std::string& spec) {
+  static const std::regex key_re("[-._a-zA-Z0-9]{1,253}");
+  std::vector<ConfigMapItem> items;
+  if (spec.empty()) return items;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t end = spec.find(',', start);
+    if (end == std::string::npos) end = spec.size();
+    const std::string entry = spec.substr(start, end - start);
+    const size_t eq = entry.find('=');
+    ConfigMapItem item;
+    if (eq != std::string::npos) {
+      item.key = entry.substr(0, eq);
+      item.path = entry.substr(eq + 1);
+    }
+    const bool path_ok = !item.path.empty() && item.path.size() <= 1024 && item.path[0] != '/' &&
+                         item.path.find("..") == std::string::npos &&
+                         item.path.back() != '/';
+    if (eq == std::string::npos || !std::regex_match(item.key, key_re) || !path_ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "registry items: expected KEY=RELATIVE/PATH, got \"", entry.substr(0, 200), "\""));
+    }
+    items.push_back(std::move(item));
+    start = end + 1;
+  }
+  return items;
+}
 
 const std::vector<AnnotationDoc>& InjectAnnotations() {
   static const std::vector<AnnotationDoc> docs = {

@@ -20,6 +20,10 @@ struct InjectorConfig {
   bool native_sidecar = true;         // init container with restartPolicy: Always (k8s >= 1.29)
   std::string registry_configmap;     // ConfigMap holding the registry; empty: none
   std::string registry_pvc;           // PersistentVolumeClaim holding the registry; empty: none
+  // ConfigMap keys -> file paths under the registry mount ("key=path,key=path"), so a flat
+  // ConfigMap can hold the nested registry layout (compiled/<revision>/...). Applies to
+  // registry_configmap only (not to a per-pod llmix.io/registry-configmap). Empty: keys as files.
+  std::string registry_items;
   std::string api_key_secret;         // Secret whose keys become env vars (envFrom); empty: none
   std::string redis_url;              // REDIS_URL for the L2 cache; empty: none
   std::string otlp_endpoint;          // OTEL_EXPORTER_OTLP_ENDPOINT; empty: none
@@ -38,6 +42,13 @@ inline constexpr const char* kSidecarName = "llmix-sidecar";
 inline constexpr const char* kSocketDir = "/var/run/llmix";
 inline constexpr const char* kRegistryMount = "/etc/llmix/registry";
 inline constexpr const char* kInjectedAnnotation = "llmix.io/status";
+
+struct ConfigMapItem {
+  std::string key;
+  std::string path;
+};
+// Parses InjectorConfig::registry_items; an error names the bad entry.
+absl::StatusOr<std::vector<ConfigMapItem>> ParseRegistryItems(const std::string& spec);
 
 // One row per per-pod override annotation: name and what it overrides (for docs and --help).
 struct AnnotationDoc {

@@ -197,6 +197,10 @@ TEST(InjectWebhookFlags, MissingCertificateIsAUsageError) {
                          "--admin-port", "0"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--admin-port"), std::string::npos) << bad.err;
+  auto items = RunCommand({LLMIX_SIDECAR_BIN, "inject-webhook", "--tls-cert", "a", "--tls-key", "b",
+                           "--registry-items", "current.json=/etc/passwd"});
+  EXPECT_EQ(items.exit_code, 2);
+  EXPECT_NE(items.err.find("--registry-items"), std::string::npos) << items.err;
   auto unreadable = RunCommand({LLMIX_SIDECAR_BIN, "inject-webhook", "--listen", "127.0.0.1:0",
                                 "--tls-cert", "/nonexistent.crt", "--tls-key", "/nonexistent.key"});
   EXPECT_EQ(unreadable.exit_code, 1);

@@ -170,6 +170,28 @@ TEST(Injector, AnnotationsOverrideDefaultsPerPod) {
   EXPECT_EQ(EnvValue(s, "LLMIX_SIDECAR_ADDR"), "<unset>");
 }
 
+TEST(Injector, RegistryItemsGiveTheNestedLayout) {
+  InjectorConfig config;
+  config.registry_configmap = "llm-registry";
+  config.registry_items = "current.json=current.json,compiled__r1__manifest.json=compiled/r1/manifest.json";
+  const json pod = Patched(AppPod(), config);
+  const json& items = pod["spec"]["volumes"][1]["configMap"]["items"];
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[1]["key"], "compiled__r1__manifest.json");
+  EXPECT_EQ(items[1]["path"], "compiled/r1/manifest.json");
+  // A pod naming its own ConfigMap gets it whole: the cluster's items do not describe it.
+  const json own = Patched(AppPod({{"llmix.io/inject", "true"}, {"llmix.io/registry-configmap", "mine"}}), config);
+  EXPECT_EQ(own["spec"]["volumes"][1]["configMap"], json({{"name", "mine"}}));
+  for (const std::string bad : {"nokey", "=path", "k=", "k=/abs", "k=../up", "k=a/", "bad key=x",
+                                "a=b,,c=d"}) {
+    auto items = ParseRegistryItems(bad);
+    ASSERT_FALSE(items.ok()) << bad;
+    EXPECT_NE(std::string(items.status().message()).find("registry items"), std::string::npos);
+    config.registry_items = bad;
+    EXPECT_FALSE(BuildInjectionPatch(AppPod(), config).ok()) << bad;
+  }
+}
+
 TEST(Injector, BadAnnotationNamesIt) {
   const std::pair<const char*, const char*> bad[] = {
       {"llmix.io/mode", "sidecar"},          {"llmix.io/image", "has space"},

@@ -35,6 +35,22 @@
 {{- end -}}
 {{- end -}}
 
+{{/* A registry file path as a ConfigMap key ("/" is not allowed in keys). */}}
+{{- define "llmix-sidecar.registryKey" -}}
+{{- . | replace "/" "__" -}}
+{{- end -}}
+
+{{/* "key=path,..." for the files of a chart-created registry ConfigMap (nested layout). */}}
+{{- define "llmix-sidecar.registryItems" -}}
+{{- if and .Values.registry.create (not .Values.registry.pvc) -}}
+{{- $items := list -}}
+{{- range $path, $_ := .Values.registry.files -}}
+{{- $items = append $items (printf "%s=%s" (include "llmix-sidecar.registryKey" $path) $path) -}}
+{{- end -}}
+{{- join "," $items -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "llmix-sidecar.labels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -148,6 +164,15 @@ restartPolicy: Always
 - name: llmix-registry
   configMap:
     name: {{ . }}
+    {{- if $.Values.registry.create }}
+    {{- with $.Values.registry.files }}
+    items:
+      {{- range $path, $_ := . }}
+      - key: {{ include "llmix-sidecar.registryKey" $path }}
+        path: {{ $path }}
+      {{- end }}
+    {{- end }}
+    {{- end }}
 {{- else }}
 {{- with $.Values.registry.pvc }}
 - name: llmix-registry
