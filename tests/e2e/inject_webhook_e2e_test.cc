@@ -2,6 +2,7 @@
 // certificate are made with the openssl CLI, the client trusts only that CA.
 #include <httplib.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <gtest/gtest.h>
@@ -138,6 +139,58 @@ TEST_F(InjectWebhookTest, AnnotatedPodGetsTheSidecarExactlyOnce) {
   const json again = Mutate(Review(patched).dump());
   EXPECT_EQ(again["allowed"], true);
   EXPECT_FALSE(again.contains("patch"));
+}
+
+// What the webhook injects really runs: the sidecar container's env (state dir moved to a temp
+// dir, fixed ports to free ones) starts `llmix-sidecar serve`, its probes answer on the admin
+// listener, and the app's LLMIX_SIDECAR_ADDR reaches it.
+TEST_F(InjectWebhookTest, InjectedSidecarStartsAndTheAppFindsIt) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  const json pod = Pod({{"llmix.io/inject", "true"}});
+  const json patched = Apply(pod, Mutate(Review(pod).dump()));
+  const json& sidecar = patched["spec"]["initContainers"][0];
+  ASSERT_EQ(sidecar["args"], json::array({"serve"}));
+  const std::string run_dir = dir_.File("run");
+  auto remap = [&](std::string v) {
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"/var/run/llmix", run_dir}, {"0.0.0.0:9464", "0.0.0.0:0"},
+             {"127.0.0.1:7070", "127.0.0.1:0"}}) {
+      for (size_t at; (at = v.find(from)) != std::string::npos;) v.replace(at, from.size(), to);
+    }
+    return v;
+  };
+  std::map<std::string, std::optional<std::string>> env = {
+      {"LLMIX_DUMMY_UPSTREAM", "true"},
+      {"LLMIX_HTTP_LISTEN", "127.0.0.1:0"},
+      {"LLMIX_READY_FILE", dir_.File("sidecar-ready.json")}};
+  for (const auto& e : sidecar["env"]) env[e["name"]] = remap(e["value"]);
+  ASSERT_EQ(mkdir(run_dir.c_str(), 0700), 0);
+  std::vector<std::string> argv = {LLMIX_SIDECAR_BIN};
+  for (const auto& a : sidecar["args"]) argv.push_back(a);
+  ChildProcess serve(argv, env, dir_.File("run"));
+  ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir_.File("sidecar-ready.json")).empty() || !serve.Running(); }));
+  ASSERT_TRUE(serve.Running()) << serve.Stderr();
+  const std::string admin = json::parse(ReadFile(dir_.File("sidecar-ready.json")))["admin"];
+  EXPECT_EQ(admin.rfind("0.0.0.0:", 0), 0u) << admin;  // the pod IP, for the kubelet
+  httplib::Client probe("127.0.0.1", std::stoi(admin.substr(admin.rfind(':') + 1)));
+  probe.set_connection_timeout(5);
+  for (const char* kind : {"startupProbe", "livenessProbe", "readinessProbe"}) {
+    const std::string path = sidecar[kind]["httpGet"]["path"];
+    EXPECT_TRUE(WaitFor([&] {
+      auto res = probe.Get(path);
+      return res && res->status == 200;
+    })) << kind << " " << path;
+  }
+  std::string app_addr;
+  for (const auto& e : patched["spec"]["containers"][0]["env"]) {
+    if (e["name"] == "LLMIX_SIDECAR_ADDR") app_addr = remap(e["value"]);
+  }
+  ASSERT_EQ(app_addr, "unix://" + run_dir + "/llmix.sock");
+  auto call = RunCommand({LLMIX_SIDECAR_BIN, "call", "--config-json",
+                          R"({"provider":"openai","model":"gpt-4o-mini"})", "Hi"},
+                         "", {{"LLMIX_SIDECAR_ADDR", app_addr}});
+  EXPECT_EQ(call.exit_code, 0) << call.out << call.err;
+  EXPECT_NE(call.out.find("offline reply to: Hi"), std::string::npos) << call.out;
 }
 
 TEST_F(InjectWebhookTest, UnannotatedPodIsAllowedUnpatched) {
