@@ -4,7 +4,7 @@
 # (LLMIX_STATE_DIR=/var/run/llmix; an emptyDir in Kubernetes, a tmpfs elsewhere).
 #
 #   docker build -t llmix-sidecar:dev .
-#   docker run --rm --read-only --tmpfs /var/run/llmix -p 127.0.0.1:7071:7071 \
+#   docker run --rm --read-only --tmpfs /var/run/llmix:uid=65532,gid=65532 -p 127.0.0.1:7071:7071 \
 #     -e LLMIX_HTTP_LISTEN=0.0.0.0:7071 -e LLMIX_DUMMY_UPSTREAM=true llmix-sidecar:dev
 #
 # The same image runs the Kubernetes injector: `llmix-sidecar inject-webhook` (helm/llmix-sidecar).
