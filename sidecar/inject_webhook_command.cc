@@ -44,13 +44,15 @@ const std::vector<FlagSpec>& Specs() {
       {"image", "LLMIX_INJECT_IMAGE", Kind::kString, "Sidecar image",
        [](O& o) -> void* { return &o.injector.image; }},
       {"image-pull-policy", "LLMIX_INJECT_IMAGE_PULL_POLICY", Kind::kString,
-       "Always | IfNotPresent | Never", [](O& o) -> void* { return &o.injector.image_pull_policy; }},
+       "Always | IfNotPresent | Never",
+       [](O& o) -> void* { return &o.injector.image_pull_policy; }},
       {"native-sidecar", "LLMIX_INJECT_NATIVE_SIDECAR", Kind::kBool,
        "Inject an init container with restartPolicy: Always (k8s >= 1.29); false: a regular "
        "container",
        [](O& o) -> void* { return &o.injector.native_sidecar; }},
       {"registry-configmap", "LLMIX_INJECT_REGISTRY_CONFIGMAP", Kind::kString,
-       "ConfigMap mounted as the registry", [](O& o) -> void* { return &o.injector.registry_configmap; }},
+       "ConfigMap mounted as the registry",
+       [](O& o) -> void* { return &o.injector.registry_configmap; }},
       {"registry-items", "LLMIX_INJECT_REGISTRY_ITEMS", Kind::kString,
        "KEY=PATH,... : ConfigMap keys mounted at these paths under the registry (nested layout)",
        [](O& o) -> void* { return &o.injector.registry_items; }},
@@ -139,7 +141,8 @@ std::string InjectWebhookHelp() {
     absl::StrAppend(&out, "  --", s.flag, " (", s.env, ")\n      ", s.help, "\n");
   }
   out += "per-pod annotations:\n";
-  for (const auto& a : InjectAnnotations()) absl::StrAppend(&out, "  ", a.name, ": ", a.meaning, "\n");
+  for (const auto& a : InjectAnnotations())
+    absl::StrAppend(&out, "  ", a.name, ": ", a.meaning, "\n");
   return out;
 }
 
@@ -153,7 +156,8 @@ absl::StatusOr<InjectWebhookOptions> ParseInjectWebhookOptions(const std::vector
   }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0) return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", a, "\""));
+    if (a.rfind("--", 0) != 0)
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", a, "\""));
     std::string name = a.substr(2), value;
     const auto eq = name.find('=');
     const FlagSpec* spec = nullptr;
@@ -174,7 +178,8 @@ absl::StatusOr<InjectWebhookOptions> ParseInjectWebhookOptions(const std::vector
     if (auto st = Apply(*spec, o, value, "--" + key); !st.ok()) return st;
   }
   if (o.tls_cert.empty() || o.tls_key.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key are required (the API server only calls HTTPS webhooks)");
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key are required (the API server only calls HTTPS webhooks)");
   }
   if (!o.injector.registry_configmap.empty() && !o.injector.registry_pvc.empty()) {
     return absl::InvalidArgumentError("--registry-configmap and --registry-pvc: give at most one");
@@ -206,7 +211,8 @@ int RunInjectWebhookCommand(const std::vector<std::string>& args, const Env& env
   Logger logger;
   httplib::SSLServer server(options->tls_cert.c_str(), options->tls_key.c_str());
   if (!server.is_valid()) {
-    logger.Error("startup failed", {{"error", std::string_view("cannot load --tls-cert / --tls-key")}});
+    logger.Error("startup failed",
+                 {{"error", std::string_view("cannot load --tls-cert / --tls-key")}});
     return 1;
   }
   server.set_payload_max_length(kMaxReviewBytes);

@@ -15,8 +15,8 @@ namespace llmix::sidecar {
 
 struct InjectWebhookOptions {
   std::string listen = "0.0.0.0:8443";
-  std::string tls_cert;  // PEM certificate chain
-  std::string tls_key;   // PEM private key
+  std::string tls_cert;    // PEM certificate chain
+  std::string tls_key;     // PEM private key
   std::string ready_file;  // written ({"listen": "host:port"}) once serving
   InjectorConfig injector;
 };

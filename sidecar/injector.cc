@@ -135,10 +135,12 @@ json SidecarContainer(const InjectorConfig& c) {
   json mounts = json::array({{{"name", kRunVolume}, {"mountPath", kSocketDir}}});
   if (!c.registry_configmap.empty() || !c.registry_pvc.empty()) {
     env.push_back(EnvVar("LLMIX_REGISTRY_DIR", kRegistryMount));
-    mounts.push_back({{"name", kRegistryVolume}, {"mountPath", kRegistryMount}, {"readOnly", true}});
+    mounts.push_back(
+        {{"name", kRegistryVolume}, {"mountPath", kRegistryMount}, {"readOnly", true}});
   }
   if (!c.redis_url.empty()) env.push_back(EnvVar("REDIS_URL", c.redis_url));
-  if (!c.otlp_endpoint.empty()) env.push_back(EnvVar("OTEL_EXPORTER_OTLP_ENDPOINT", c.otlp_endpoint));
+  if (!c.otlp_endpoint.empty())
+    env.push_back(EnvVar("OTEL_EXPORTER_OTLP_ENDPOINT", c.otlp_endpoint));
   json container = {
       {"name", kSidecarName},
       {"image", c.image},
@@ -195,7 +197,8 @@ absl::StatusOr<json> BuildPatch(const json& pod, const InjectorConfig& defaults)
   if (!pod.is_object()) return absl::InvalidArgumentError("pod: expected an object");
   if (Annotation(pod, "llmix.io/inject") != "true") return json::array();
   const json* spec = Find(pod, "spec");
-  if (!spec || !spec->is_object()) return absl::InvalidArgumentError("pod.spec: expected an object");
+  if (!spec || !spec->is_object())
+    return absl::InvalidArgumentError("pod.spec: expected an object");
   const json* containers = Find(*spec, "containers");
   if (!containers || !containers->is_array()) {
     return absl::InvalidArgumentError("pod.spec.containers: expected an array");
@@ -227,7 +230,8 @@ absl::StatusOr<json> BuildPatch(const json& pod, const InjectorConfig& defaults)
   }
 
   json patch = json::array();
-  json run_volume = {{"name", kRunVolume}, {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", "16Mi"}}}};
+  json run_volume = {{"name", kRunVolume},
+                     {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", "16Mi"}}}};
   AddToArray(patch, volumes, "/spec/volumes", run_volume);
   if (registry) {
     json reg = {{"name", kRegistryVolume}};
@@ -245,12 +249,14 @@ absl::StatusOr<json> BuildPatch(const json& pod, const InjectorConfig& defaults)
   for (size_t i = 0; i < containers->size(); ++i) {
     const json& app = (*containers)[i];
     if (!app.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat("pod.spec.containers[", i, "]: expected an object"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("pod.spec.containers[", i, "]: expected an object"));
     }
     const std::string base = absl::StrCat("/spec/containers/", i);
     const json* env = Find(app, "env");
     if (env && !env->is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat("pod.spec.containers[", i, "].env: expected an array"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("pod.spec.containers[", i, "].env: expected an array"));
     }
     if (!HasNamed(env, "LLMIX_SIDECAR_ADDR")) {
       AddToArray(patch, env, base + "/env", EnvVar("LLMIX_SIDECAR_ADDR", c.app_addr));
@@ -261,13 +267,15 @@ absl::StatusOr<json> BuildPatch(const json& pod, const InjectorConfig& defaults)
           absl::StrCat("pod.spec.containers[", i, "].volumeMounts: expected an array"));
     }
     if (!MountsPath(app, kSocketDir)) {
-      AddToArray(patch, mounts, base + "/volumeMounts", {{"name", kRunVolume}, {"mountPath", kSocketDir}});
+      AddToArray(patch, mounts, base + "/volumeMounts",
+                 {{"name", kRunVolume}, {"mountPath", kSocketDir}});
     }
   }
   if (c.native_sidecar) {
     AddToArray(patch, init, "/spec/initContainers", SidecarContainer(c), /*at_front=*/true);
   } else {
-    patch.push_back({{"op", "add"}, {"path", "/spec/containers/-"}, {"value", SidecarContainer(c)}});
+    patch.push_back(
+        {{"op", "add"}, {"path", "/spec/containers/-"}, {"value", SidecarContainer(c)}});
   }
   patch.push_back({{"op", "add"},
                    {"path", "/metadata/annotations/" + PointerToken(kInjectedAnnotation)},
@@ -298,8 +306,7 @@ absl::StatusOr<std::vector<ConfigMapItem>> ParseRegistryItems(const std::string&
       item.path = entry.substr(eq + 1);
     }
     const bool path_ok = !item.path.empty() && item.path.size() <= 1024 && item.path[0] != '/' &&
-                         item.path.find("..") == std::string::npos &&
-                         item.path.back() != '/';
+                         item.path.find("..") == std::string::npos && item.path.back() != '/';
     if (eq == std::string::npos || !std::regex_match(item.key, key_re) || !path_ok) {
       return absl::InvalidArgumentError(absl::StrCat(
           "registry items: expected KEY=RELATIVE/PATH, got \"", entry.substr(0, 200), "\""));
@@ -364,18 +371,19 @@ json ReviewAdmission(const std::string& body, const InjectorConfig& config) {
     const json* pod = Find(*request, "object");
     if (is_pod && is_create) {
       auto patch = pod ? BuildInjectionPatch(*pod, config)
-                       : absl::StatusOr<json>(absl::InvalidArgumentError(
-                             "AdmissionReview.request.object: missing"));
+                       : absl::StatusOr<json>(
+                             absl::InvalidArgumentError("AdmissionReview.request.object: missing"));
       if (!patch.ok()) {
         problem(std::string(patch.status().message()));
       } else if (!patch->empty()) {
         response["patchType"] = "JSONPatch";
-        response["patch"] = absl::Base64Escape(
-            patch->dump(-1, ' ', false, json::error_handler_t::replace));
+        response["patch"] =
+            absl::Base64Escape(patch->dump(-1, ' ', false, json::error_handler_t::replace));
       }
     }
   }
-  return json{{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", response}};
+  return json{
+      {"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", response}};
 }
 
 }  // namespace llmix::sidecar

@@ -17,16 +17,16 @@ namespace llmix::sidecar {
 struct InjectorConfig {
   std::string image = "ghcr.io/llmix/llmix-sidecar:latest";
   std::string image_pull_policy = "IfNotPresent";
-  bool native_sidecar = true;         // init container with restartPolicy: Always (k8s >= 1.29)
-  std::string registry_configmap;     // ConfigMap holding the registry; empty: none
-  std::string registry_pvc;           // PersistentVolumeClaim holding the registry; empty: none
+  bool native_sidecar = true;      // init container with restartPolicy: Always (k8s >= 1.29)
+  std::string registry_configmap;  // ConfigMap holding the registry; empty: none
+  std::string registry_pvc;        // PersistentVolumeClaim holding the registry; empty: none
   // ConfigMap keys -> file paths under the registry mount ("key=path,key=path"), so a flat
   // ConfigMap can hold the nested registry layout (compiled/<revision>/...). Applies to
   // registry_configmap only (not to a per-pod llmix.io/registry-configmap). Empty: keys as files.
   std::string registry_items;
-  std::string api_key_secret;         // Secret whose keys become env vars (envFrom); empty: none
-  std::string redis_url;              // REDIS_URL for the L2 cache; empty: none
-  std::string otlp_endpoint;          // OTEL_EXPORTER_OTLP_ENDPOINT; empty: none
+  std::string api_key_secret;  // Secret whose keys become env vars (envFrom); empty: none
+  std::string redis_url;       // REDIS_URL for the L2 cache; empty: none
+  std::string otlp_endpoint;   // OTEL_EXPORTER_OTLP_ENDPOINT; empty: none
   std::string cpu_request = "50m";
   std::string memory_request = "64Mi";
   std::string cpu_limit = "1";

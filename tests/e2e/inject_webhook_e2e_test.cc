@@ -1,11 +1,10 @@
 // The real `llmix-sidecar inject-webhook` over real HTTPS: a throwaway CA and server
 // certificate are made with the openssl CLI, the client trusts only that CA.
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-
-#include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
@@ -30,18 +29,21 @@ void Openssl(const std::vector<std::string>& args) {
 void MakeCerts(const TempDir& dir) {
   const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                                        "-nodes"};
-  std::vector<std::string> ca = {"req", "-x509", "-days", "1", "-subj", "/CN=llmix-test-ca",
-                                 "-keyout", dir.File("ca.key"), "-out", dir.File("ca.crt")};
+  std::vector<std::string> ca = {"req",     "-x509",
+                                 "-days",   "1",
+                                 "-subj",   "/CN=llmix-test-ca",
+                                 "-keyout", dir.File("ca.key"),
+                                 "-out",    dir.File("ca.crt")};
   ca.insert(ca.begin() + 2, ec.begin(), ec.end());
   Openssl(ca);
-  std::vector<std::string> csr = {"req", "-subj", "/CN=localhost", "-keyout", dir.File("tls.key"),
-                                  "-out", dir.File("tls.csr")};
+  std::vector<std::string> csr = {
+      "req", "-subj", "/CN=localhost", "-keyout", dir.File("tls.key"), "-out", dir.File("tls.csr")};
   csr.insert(csr.begin() + 1, ec.begin(), ec.end());
   Openssl(csr);
   WriteFile(dir.File("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   Openssl({"x509", "-req", "-days", "1", "-in", dir.File("tls.csr"), "-CA", dir.File("ca.crt"),
-           "-CAkey", dir.File("ca.key"), "-CAcreateserial", "-extfile", dir.File("ext.cnf"),
-           "-out", dir.File("tls.crt")});
+           "-CAkey", dir.File("ca.key"), "-CAcreateserial", "-extfile", dir.File("ext.cnf"), "-out",
+           dir.File("tls.crt")});
 }
 
 json Pod(json annotations) {
@@ -74,16 +76,15 @@ class InjectWebhookTest : public ::testing::Test {
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(MakeCerts(dir_)); }
 
   void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {LLMIX_SIDECAR_BIN, "inject-webhook", "--listen", "127.0.0.1:0",
-                                     "--tls-cert", dir_.File("tls.crt"), "--tls-key",
-                                     dir_.File("tls.key"), "--ready-file", dir_.File("ready.json"),
-                                     "--image", "registry.test/llmix-sidecar:1"};
+    std::vector<std::string> argv = {
+        LLMIX_SIDECAR_BIN, "inject-webhook",        "--listen",  "127.0.0.1:0",
+        "--tls-cert",      dir_.File("tls.crt"),    "--tls-key", dir_.File("tls.key"),
+        "--ready-file",    dir_.File("ready.json"), "--image",   "registry.test/llmix-sidecar:1"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<ChildProcess>(argv, std::map<std::string, std::optional<std::string>>{},
-                                              dir_.path());
-    ASSERT_TRUE(WaitFor([&] {
-      return !ReadFile(dir_.File("ready.json")).empty() || !process_->Running();
-    }));
+    process_ = std::make_unique<ChildProcess>(
+        argv, std::map<std::string, std::optional<std::string>>{}, dir_.path());
+    ASSERT_TRUE(WaitFor(
+        [&] { return !ReadFile(dir_.File("ready.json")).empty() || !process_->Running(); }));
     ASSERT_TRUE(process_->Running()) << process_->Stderr();
     const std::string listen = json::parse(ReadFile(dir_.File("ready.json")))["listen"];
     port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
@@ -152,9 +153,10 @@ TEST_F(InjectWebhookTest, InjectedSidecarStartsAndTheAppFindsIt) {
   ASSERT_EQ(sidecar["args"], json::array({"serve"}));
   const std::string run_dir = dir_.File("run");
   auto remap = [&](std::string v) {
-    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
-             {"/var/run/llmix", run_dir}, {"0.0.0.0:9464", "0.0.0.0:0"},
-             {"127.0.0.1:7070", "127.0.0.1:0"}}) {
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{"/var/run/llmix", run_dir},
+                                                          {"0.0.0.0:9464", "0.0.0.0:0"},
+                                                          {"127.0.0.1:7070", "127.0.0.1:0"}}) {
       for (size_t at; (at = v.find(from)) != std::string::npos;) v.replace(at, from.size(), to);
     }
     return v;
@@ -168,7 +170,8 @@ TEST_F(InjectWebhookTest, InjectedSidecarStartsAndTheAppFindsIt) {
   std::vector<std::string> argv = {LLMIX_SIDECAR_BIN};
   for (const auto& a : sidecar["args"]) argv.push_back(a);
   ChildProcess serve(argv, env, dir_.File("run"));
-  ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir_.File("sidecar-ready.json")).empty() || !serve.Running(); }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return !ReadFile(dir_.File("sidecar-ready.json")).empty() || !serve.Running(); }));
   ASSERT_TRUE(serve.Running()) << serve.Stderr();
   const std::string admin = json::parse(ReadFile(dir_.File("sidecar-ready.json")))["admin"];
   EXPECT_EQ(admin.rfind("0.0.0.0:", 0), 0u) << admin;  // the pod IP, for the kubelet
@@ -179,7 +182,8 @@ TEST_F(InjectWebhookTest, InjectedSidecarStartsAndTheAppFindsIt) {
     EXPECT_TRUE(WaitFor([&] {
       auto res = probe.Get(path);
       return res && res->status == 200;
-    })) << kind << " " << path;
+    })) << kind
+        << " " << path;
   }
   std::string app_addr;
   for (const auto& e : patched["spec"]["containers"][0]["env"]) {
@@ -211,7 +215,8 @@ TEST_F(InjectWebhookTest, MalformedReviewsGetCleanAnswersAndTheServerKeepsServin
     EXPECT_EQ(r["allowed"], true) << body;
     EXPECT_FALSE(r.contains("patch")) << body;
     ASSERT_TRUE(r.contains("warnings")) << body;
-    EXPECT_NE(r["warnings"][0].get<std::string>().find("llmix-sidecar injector"), std::string::npos);
+    EXPECT_NE(r["warnings"][0].get<std::string>().find("llmix-sidecar injector"),
+              std::string::npos);
   }
   EXPECT_TRUE(process_->Running());
   auto health = Client()->Get("/healthz");
@@ -226,9 +231,11 @@ TEST_F(InjectWebhookTest, MalformedReviewsGetCleanAnswersAndTheServerKeepsServin
 
 TEST_F(InjectWebhookTest, DenyOnErrorDeniesBadAnnotationsWithTheirName) {
   ASSERT_NO_FATAL_FAILURE(Start({"--deny-on-error"}));
-  const json r = Mutate(Review(Pod({{"llmix.io/inject", "true"}, {"llmix.io/cpu-limit", "many"}})).dump());
+  const json r =
+      Mutate(Review(Pod({{"llmix.io/inject", "true"}, {"llmix.io/cpu-limit", "many"}})).dump());
   EXPECT_EQ(r["allowed"], false);
-  EXPECT_NE(r["status"]["message"].get<std::string>().find("llmix.io/cpu-limit"), std::string::npos);
+  EXPECT_NE(r["status"]["message"].get<std::string>().find("llmix.io/cpu-limit"),
+            std::string::npos);
 }
 
 TEST_F(InjectWebhookTest, ServesOnlyTlsWithItsCertificate) {

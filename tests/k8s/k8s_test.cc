@@ -29,9 +29,10 @@ const std::vector<std::string> kValuesFiles = {"", "cert-manager.yaml", "cert-ma
 
 CommandResult Helm(std::vector<std::string> args) {
   args.insert(args.begin(), kK8sDir + "/bin/helm");
-  return RunCommand(args, "", {{"HELM_CACHE_HOME", kK8sDir + "/helm-home/cache"},
-                               {"HELM_CONFIG_HOME", kK8sDir + "/helm-home/config"},
-                               {"HELM_DATA_HOME", kK8sDir + "/helm-home/data"}},
+  return RunCommand(args, "",
+                    {{"HELM_CACHE_HOME", kK8sDir + "/helm-home/cache"},
+                     {"HELM_CONFIG_HOME", kK8sDir + "/helm-home/config"},
+                     {"HELM_DATA_HOME", kK8sDir + "/helm-home/data"}},
                     std::chrono::seconds(60));
 }
 
@@ -129,7 +130,8 @@ INSTANTIATE_TEST_SUITE_P(ValuesFiles, HelmChart, ::testing::ValuesIn(kValuesFile
                          [](const auto& info) {
                            std::string name = info.param.empty() ? "defaults" : info.param;
                            name = name.substr(0, name.find('.'));
-                           for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           for (char& c : name)
+                             c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return name;
                          });
 
@@ -152,9 +154,11 @@ TEST(HelmChartContent, DefaultInstallsTheWebhookWithAGeneratedCa) {
   ASSERT_TRUE(absl::Base64Unescape(secret["data"]["tls.crt"].get<std::string>(), &crt));
   WriteFile(dir.File("ca.crt"), ca);
   WriteFile(dir.File("tls.crt"), crt);
-  auto verify = RunCommand({"openssl", "verify", "-CAfile", dir.File("ca.crt"), dir.File("tls.crt")});
+  auto verify =
+      RunCommand({"openssl", "verify", "-CAfile", dir.File("ca.crt"), dir.File("tls.crt")});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
-  auto san = RunCommand({"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", dir.File("tls.crt")});
+  auto san = RunCommand(
+      {"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", dir.File("tls.crt")});
   EXPECT_NE(san.out.find("rel-llmix-sidecar-webhook.llm-system.svc"), std::string::npos) << san.out;
   // The webhook container runs restricted, with its TLS from that Secret.
   const json& pod = (*FindKind(docs, "Deployment"))["spec"]["template"]["spec"];
@@ -223,8 +227,10 @@ TEST(Injector, PatchedPodsValidate) {
   const json pods[] = {
       Inject(SamplePod(), {}),
       Inject(SamplePod(), everything),
-      Inject(SamplePod({{"llmix.io/inject", "true"}, {"llmix.io/mode", "container"},
-                        {"llmix.io/registry-pvc", "regs"}, {"llmix.io/cpu-limit", "1500m"}}),
+      Inject(SamplePod({{"llmix.io/inject", "true"},
+                        {"llmix.io/mode", "container"},
+                        {"llmix.io/registry-pvc", "regs"},
+                        {"llmix.io/cpu-limit", "1500m"}}),
              everything),
   };
   for (const json& pod : pods) {
@@ -235,7 +241,8 @@ TEST(Injector, PatchedPodsValidate) {
 }
 
 TEST(Injector, ExampleAppDeploymentValidatesBeforeAndAfterInjection) {
-  const std::string example = ReadFile(std::string(LLMIX_SOURCE_DIR) + "/examples/k8s/app-deployment.yaml");
+  const std::string example =
+      ReadFile(std::string(LLMIX_SOURCE_DIR) + "/examples/k8s/app-deployment.yaml");
   auto before = Validate(example);
   ASSERT_EQ(before.exit_code, 0) << before.out;
   json deploy = ToJson(example)[0];
@@ -252,7 +259,8 @@ TEST(Injector, ExampleAppDeploymentValidatesBeforeAndAfterInjection) {
   std::string patch;
   ASSERT_TRUE(absl::Base64Unescape(r["patch"].get<std::string>(), &patch));
   const json injected = pod.patch(json::parse(patch));
-  EXPECT_EQ(injected["spec"]["initContainers"][0]["envFrom"][0]["secretRef"]["name"], "llm-api-keys");
+  EXPECT_EQ(injected["spec"]["initContainers"][0]["envFrom"][0]["secretRef"]["name"],
+            "llm-api-keys");
   EXPECT_EQ(injected["spec"]["initContainers"][0]["resources"]["limits"]["memory"], "512Mi");
   deploy["spec"]["template"]["metadata"] = injected["metadata"];
   deploy["spec"]["template"]["spec"] = injected["spec"];
@@ -263,8 +271,8 @@ TEST(Injector, ExampleAppDeploymentValidatesBeforeAndAfterInjection) {
 // The chart's hand-add snippet (sidecarOnly) and what its webhook injects with the same values
 // are the same container and volumes.
 TEST(Injector, ChartSnippetMatchesWhatTheWebhookInjects) {
-  for (const std::string& values : {std::string(""), std::string("full.yaml"),
-                                    std::string("sidecar-only.yaml")}) {
+  for (const std::string& values :
+       {std::string(""), std::string("full.yaml"), std::string("sidecar-only.yaml")}) {
     SCOPED_TRACE(values);
     const json webhook_docs = Rendered(values, {"--set", "sidecarOnly=false"});
     const json snippet_docs = Rendered(values, {"--set", "sidecarOnly=true"});
@@ -281,8 +289,9 @@ TEST(Injector, ChartSnippetMatchesWhatTheWebhookInjects) {
         native ? snippet["initContainers"][0] : snippet["containers"][1];
     const json& sidecar_injected =
         native ? injected["initContainers"][0] : injected["containers"][1];
-    EXPECT_EQ(sidecar_from_chart, sidecar_injected)
-        << "chart:\n" << sidecar_from_chart.dump(2) << "\ninjector:\n" << sidecar_injected.dump(2);
+    EXPECT_EQ(sidecar_from_chart, sidecar_injected) << "chart:\n"
+                                                    << sidecar_from_chart.dump(2) << "\ninjector:\n"
+                                                    << sidecar_injected.dump(2);
     EXPECT_EQ(snippet["volumes"], injected["volumes"]);
     EXPECT_EQ(snippet["containers"][0]["env"][0], injected["containers"][0]["env"][1]);
   }

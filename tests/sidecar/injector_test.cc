@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 
@@ -12,13 +14,14 @@ namespace {
 using nlohmann::json;
 
 json AppPod(json annotations = {{"llmix.io/inject", "true"}}) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata", {{"generateName", "app-"}, {"annotations", annotations}}},
-          {"spec",
-           {{"containers",
-             {{{"name", "app"}, {"image", "example/app:1"}, {"env", {{{"name", "A"}, {"value", "1"}}}}},
-              {{"name", "helper"}, {"image", "example/helper:1"}}}}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"generateName", "app-"}, {"annotations", annotations}}},
+      {"spec",
+       {{"containers",
+         {{{"name", "app"}, {"image", "example/app:1"}, {"env", {{{"name", "A"}, {"value", "1"}}}}},
+          {{"name", "helper"}, {"image", "example/helper:1"}}}}}}};
 }
 
 json Review(const json& pod, const std::string& op = "CREATE") {
@@ -42,7 +45,7 @@ int CountSidecars(const json& pod) {
   int n = 0;
   for (const char* list : {"containers", "initContainers"}) {
     if (!pod["spec"].contains(list)) continue;
-    for (const auto& c : pod["spec"][list]) n += c["name"] == kSidecarName;
+    for (const auto& c : pod["spec"][list]) n += c.is_object() && c.value("name", json()) == kSidecarName;
   }
   return n;
 }
@@ -94,7 +97,8 @@ TEST(Injector, AnnotatedPodGetsNativeSidecarWithEverythingWired) {
   EXPECT_TRUE(volumes[0].contains("emptyDir"));
   EXPECT_EQ(volumes[1]["configMap"]["name"], "llm-registry");
   for (const auto& app : pod["spec"]["containers"]) {
-    EXPECT_EQ(EnvValue(app, "LLMIX_SIDECAR_ADDR"), "unix:///var/run/llmix/llmix.sock") << app["name"];
+    EXPECT_EQ(EnvValue(app, "LLMIX_SIDECAR_ADDR"), "unix:///var/run/llmix/llmix.sock")
+        << app["name"];
     ASSERT_EQ(app["volumeMounts"].size(), 1u);
     EXPECT_EQ(app["volumeMounts"][0]["mountPath"], "/var/run/llmix");
   }
@@ -173,17 +177,19 @@ TEST(Injector, AnnotationsOverrideDefaultsPerPod) {
 TEST(Injector, RegistryItemsGiveTheNestedLayout) {
   InjectorConfig config;
   config.registry_configmap = "llm-registry";
-  config.registry_items = "current.json=current.json,compiled__r1__manifest.json=compiled/r1/manifest.json";
+  config.registry_items =
+      "current.json=current.json,compiled__r1__manifest.json=compiled/r1/manifest.json";
   const json pod = Patched(AppPod(), config);
   const json& items = pod["spec"]["volumes"][1]["configMap"]["items"];
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[1]["key"], "compiled__r1__manifest.json");
   EXPECT_EQ(items[1]["path"], "compiled/r1/manifest.json");
   // A pod naming its own ConfigMap gets it whole: the cluster's items do not describe it.
-  const json own = Patched(AppPod({{"llmix.io/inject", "true"}, {"llmix.io/registry-configmap", "mine"}}), config);
+  const json own = Patched(
+      AppPod({{"llmix.io/inject", "true"}, {"llmix.io/registry-configmap", "mine"}}), config);
   EXPECT_EQ(own["spec"]["volumes"][1]["configMap"], json({{"name", "mine"}}));
-  for (const std::string bad : {"nokey", "=path", "k=", "k=/abs", "k=../up", "k=a/", "bad key=x",
-                                "a=b,,c=d"}) {
+  for (const std::string bad :
+       {"nokey", "=path", "k=", "k=/abs", "k=../up", "k=a/", "bad key=x", "a=b,,c=d"}) {
     auto items = ParseRegistryItems(bad);
     ASSERT_FALSE(items.ok()) << bad;
     EXPECT_NE(std::string(items.status().message()).find("registry items"), std::string::npos);
@@ -194,9 +200,12 @@ TEST(Injector, RegistryItemsGiveTheNestedLayout) {
 
 TEST(Injector, BadAnnotationNamesIt) {
   const std::pair<const char*, const char*> bad[] = {
-      {"llmix.io/mode", "sidecar"},          {"llmix.io/image", "has space"},
-      {"llmix.io/cpu-request", "lots"},      {"llmix.io/memory-limit", "1 Gi"},
-      {"llmix.io/registry-configmap", "Bad_Name"}, {"llmix.io/api-key-secret", "-x"},
+      {"llmix.io/mode", "sidecar"},
+      {"llmix.io/image", "has space"},
+      {"llmix.io/cpu-request", "lots"},
+      {"llmix.io/memory-limit", "1 Gi"},
+      {"llmix.io/registry-configmap", "Bad_Name"},
+      {"llmix.io/api-key-secret", "-x"},
   };
   for (const auto& [name, value] : bad) {
     auto patch = BuildInjectionPatch(AppPod({{"llmix.io/inject", "true"}, {name, value}}), {});
@@ -277,6 +286,53 @@ TEST(Injector, MalformedReviewsGetACleanAnswer) {
       EXPECT_NO_THROW(out.dump(-1, ' ', false, json::error_handler_t::replace));
     }
   }
+}
+
+// Bounded randomized robustness: any node of a valid review replaced by any JSON type never
+// throws, always answers with a uid and an allowed flag, and any patch it returns applies to
+// the pod and leaves exactly one sidecar.
+TEST(Injector, MutatedReviewsNeverThrowAndPatchesAlwaysApply) {
+  json base = Review(AppPod());
+  base["request"]["object"]["spec"]["initContainers"] = {{{"name", "init"}, {"image", "i"}}};
+  base["request"]["object"]["spec"]["volumes"] = {{{"name", "v"}, {"emptyDir", json::object()}}};
+  std::vector<json::json_pointer> pointers;
+  const json flat = base.flatten();
+  for (const auto& item : flat.items()) {
+    json::json_pointer p(item.key());
+    while (!p.empty()) {
+      pointers.push_back(p);
+      p = p.parent_pointer();
+    }
+  }
+  const json replacements[] = {nullptr, 0, -1.5, "", "true", true, json::array(), json::object(),
+                               json::array({1, "x"}), json{{"name", "llmix-sidecar"}}};
+  std::mt19937 rng(20261124);
+  int patched = 0;
+  for (int i = 0; i < 3000; ++i) {
+    json review = base;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const auto& ptr = pointers[rng() % pointers.size()];
+      const json& replacement = replacements[rng() % std::size(replacements)];
+      try {  // an earlier edit may have removed the path's parents
+        if (review.contains(ptr)) review.at(ptr) = replacement;
+      } catch (const json::exception&) {
+      }
+    }
+    json out;
+    ASSERT_NO_THROW(out = ReviewAdmission(review.dump(), {})) << review.dump();
+    const json& r = out["response"];
+    ASSERT_TRUE(r["uid"].is_string());
+    ASSERT_TRUE(r["allowed"].is_boolean());
+    if (!r.contains("patch")) continue;
+    std::string decoded;
+    ASSERT_TRUE(absl::Base64Unescape(r["patch"].get<std::string>(), &decoded));
+    json pod;
+    ASSERT_NO_THROW(pod = review["request"]["object"].patch(json::parse(decoded))) << review.dump();
+    EXPECT_EQ(CountSidecars(pod), 1) << review.dump();
+    ++patched;
+  }
+  EXPECT_GT(patched, 100);  // the mutations leave many pods injectable, so patches are exercised
 }
 
 }  // namespace
