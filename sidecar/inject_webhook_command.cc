@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "sidecar/admin_server.h"
+#include "sidecar/reloading_certificate.h"
 
 namespace llmix::sidecar {
 namespace {
@@ -215,7 +216,17 @@ int RunInjectWebhookCommand(const std::vector<std::string>& args, const Env& env
                  {{"error", std::string_view("cannot load --tls-cert / --tls-key")}});
     return 1;
   }
+  // cert-manager renews the Secret in place: serve whatever the files hold now.
+  ReloadingCertificate certificate(options->tls_cert, options->tls_key, &logger);
+  if (auto st = certificate.Load(); !st.ok()) {
+    const std::string error(st.message());
+    logger.Error("startup failed", {{"error", std::string_view(error)}});
+    return 1;
+  }
+  certificate.Install(server.ssl_context());
   server.set_payload_max_length(kMaxReviewBytes);
+  server.set_read_timeout(10, 0);
+  server.set_write_timeout(10, 0);
   const InjectorConfig config = options->injector;
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", "application/json");

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -25,25 +26,31 @@ void Openssl(const std::vector<std::string>& args) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
-// A CA and a server certificate for 127.0.0.1 / localhost, signed by it.
-void MakeCerts(const TempDir& dir) {
+// A CA and a server certificate for 127.0.0.1 / localhost, signed by it, in
+// <prefix>ca.crt, <prefix>tls.crt and <prefix>tls.key.
+void MakeCerts(const TempDir& dir, const std::string& prefix = "") {
   const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                                        "-nodes"};
   std::vector<std::string> ca = {"req",     "-x509",
                                  "-days",   "1",
                                  "-subj",   "/CN=llmix-test-ca",
-                                 "-keyout", dir.File("ca.key"),
-                                 "-out",    dir.File("ca.crt")};
+                                 "-keyout", dir.File(prefix + "ca.key"),
+                                 "-out",    dir.File(prefix + "ca.crt")};
   ca.insert(ca.begin() + 2, ec.begin(), ec.end());
   Openssl(ca);
-  std::vector<std::string> csr = {
-      "req", "-subj", "/CN=localhost", "-keyout", dir.File("tls.key"), "-out", dir.File("tls.csr")};
+  std::vector<std::string> csr = {"req",
+                                  "-subj",
+                                  "/CN=localhost",
+                                  "-keyout",
+                                  dir.File(prefix + "tls.key"),
+                                  "-out",
+                                  dir.File(prefix + "tls.csr")};
   csr.insert(csr.begin() + 1, ec.begin(), ec.end());
   Openssl(csr);
-  WriteFile(dir.File("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  Openssl({"x509", "-req", "-days", "1", "-in", dir.File("tls.csr"), "-CA", dir.File("ca.crt"),
-           "-CAkey", dir.File("ca.key"), "-CAcreateserial", "-extfile", dir.File("ext.cnf"), "-out",
-           dir.File("tls.crt")});
+  WriteFile(dir.File(prefix + "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  Openssl({"x509", "-req", "-days", "1", "-in", dir.File(prefix + "tls.csr"), "-CA",
+           dir.File(prefix + "ca.crt"), "-CAkey", dir.File(prefix + "ca.key"), "-CAcreateserial",
+           "-extfile", dir.File(prefix + "ext.cnf"), "-out", dir.File(prefix + "tls.crt")});
 }
 
 json Pod(json annotations) {
@@ -90,9 +97,10 @@ class InjectWebhookTest : public ::testing::Test {
     port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
   }
 
-  std::unique_ptr<httplib::SSLClient> Client(bool trust_ca = true) {
+  // A client trusting only `ca_file` (empty: only the system store).
+  std::unique_ptr<httplib::SSLClient> Client(const std::string& ca_file = "ca.crt") {
     auto cli = std::make_unique<httplib::SSLClient>("127.0.0.1", port_);
-    if (trust_ca) cli->set_ca_cert_path(dir_.File("ca.crt").c_str());
+    if (!ca_file.empty()) cli->set_ca_cert_path(dir_.File(ca_file).c_str());
     cli->enable_server_certificate_verification(true);
     cli->set_connection_timeout(5);
     cli->set_read_timeout(10);
@@ -240,13 +248,29 @@ TEST_F(InjectWebhookTest, DenyOnErrorDeniesBadAnnotationsWithTheirName) {
 
 TEST_F(InjectWebhookTest, ServesOnlyTlsWithItsCertificate) {
   ASSERT_NO_FATAL_FAILURE(Start());
-  auto untrusted = Client(/*trust_ca=*/false)->Get("/healthz");
+  auto untrusted = Client("")->Get("/healthz");
   EXPECT_FALSE(untrusted);  // the system store does not know the throwaway CA
   httplib::Client plain("127.0.0.1", port_);
   plain.set_connection_timeout(5);
   plain.set_read_timeout(5);
   auto res = plain.Get("/healthz");
   EXPECT_TRUE(!res || res->status != 200);
+}
+
+// cert-manager renews the Secret in place; new connections get the new certificate without a
+// restart.
+TEST_F(InjectWebhookTest, RenewedCertificateIsServedWithoutARestart) {
+  ASSERT_NO_FATAL_FAILURE(Start());
+  auto before = Client("ca.crt")->Get("/healthz");
+  ASSERT_TRUE(before) << httplib::to_string(before.error());
+  ASSERT_NO_FATAL_FAILURE(MakeCerts(dir_, "new-"));
+  ASSERT_FALSE(Client("new-ca.crt")->Get("/healthz"));  // still the old certificate
+  ASSERT_EQ(rename(dir_.File("new-tls.key").c_str(), dir_.File("tls.key").c_str()), 0);
+  ASSERT_EQ(rename(dir_.File("new-tls.crt").c_str(), dir_.File("tls.crt").c_str()), 0);
+  EXPECT_TRUE(WaitFor([&] { return static_cast<bool>(Client("new-ca.crt")->Get("/healthz")); }));
+  EXPECT_FALSE(Client("ca.crt")->Get("/healthz"));
+  EXPECT_NE(process_->Stderr().find("tls certificate reloaded"), std::string::npos);
+  EXPECT_TRUE(process_->Running());
 }
 
 TEST(InjectWebhookFlags, MissingCertificateIsAUsageError) {

@@ -45,7 +45,8 @@ int CountSidecars(const json& pod) {
   int n = 0;
   for (const char* list : {"containers", "initContainers"}) {
     if (!pod["spec"].contains(list)) continue;
-    for (const auto& c : pod["spec"][list]) n += c.is_object() && c.value("name", json()) == kSidecarName;
+    for (const auto& c : pod["spec"][list])
+      n += c.is_object() && c.value("name", json()) == kSidecarName;
   }
   return n;
 }
@@ -304,8 +305,16 @@ TEST(Injector, MutatedReviewsNeverThrowAndPatchesAlwaysApply) {
       p = p.parent_pointer();
     }
   }
-  const json replacements[] = {nullptr, 0, -1.5, "", "true", true, json::array(), json::object(),
-                               json::array({1, "x"}), json{{"name", "llmix-sidecar"}}};
+  const json replacements[] = {nullptr,
+                               0,
+                               -1.5,
+                               "",
+                               "true",
+                               true,
+                               json::array(),
+                               json::object(),
+                               json::array({1, "x"}),
+                               json{{"name", "llmix-sidecar"}}};
   std::mt19937 rng(20261124);
   int patched = 0;
   for (int i = 0; i < 3000; ++i) {
