@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,36 @@ TEST(HelmChartContent, ValuesOutsideTheSchemaAreRefusedByName) {
     EXPECT_NE(r.exit_code, 0) << set;
     EXPECT_NE(r.err.find(field), std::string::npos) << set << ": " << r.err;
   }
+}
+
+// NOTES.txt only renders on install (which needs a cluster); rendered here as a plain template
+// of a copy of the chart.
+TEST(HelmChartContent, NotesRenderForBothModes) {
+  TempDir dir;
+  const std::string chart = dir.File("chart");
+  ASSERT_EQ(RunCommand({"cp", "-r", kChart, chart}).exit_code, 0);
+  ASSERT_EQ(
+      rename((chart + "/templates/NOTES.txt").c_str(), (chart + "/templates/notes.txt").c_str()),
+      0);
+  auto notes = [&](std::vector<std::string> sets) {
+    std::vector<std::string> args = {"template",   "rel",     chart,         "-n",
+                                     "llm-system", "--debug", "--show-only", "templates/notes.txt"};
+    for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+    // Not YAML, so helm exits 1 after printing it (--debug prints what it rendered).
+    auto r = Helm(args);
+    EXPECT_EQ(r.err.find("template:"), std::string::npos) << r.err;  // no template error
+    return r.out;
+  };
+  const std::string webhook =
+      notes({"sidecar.apiKeySecret=llm-keys", "registry.configMap=llm-reg"});
+  EXPECT_NE(webhook.find("llmix.io/inject: \"true\""), std::string::npos) << webhook;
+  EXPECT_NE(webhook.find("LLMIX_SIDECAR_ADDR=unix:///var/run/llmix/llmix.sock"), std::string::npos);
+  EXPECT_NE(webhook.find("Secret \"llm-keys\""), std::string::npos) << webhook;
+  EXPECT_NE(webhook.find("ConfigMap \"llm-reg\""), std::string::npos) << webhook;
+  const std::string snippet = notes({"sidecarOnly=true"});
+  EXPECT_NE(snippet.find("kubectl get podtemplate rel-llmix-sidecar-snippet -n llm-system"),
+            std::string::npos)
+      << snippet;
 }
 
 TEST(Validator, CatchesMisspelledFieldsAndWrongTypes) {
