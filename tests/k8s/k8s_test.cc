@@ -167,6 +167,15 @@ TEST(HelmChartContent, DefaultInstallsTheWebhookWithAGeneratedCa) {
   EXPECT_EQ(pod["volumes"][0]["secret"]["secretName"], secret["metadata"]["name"]);
 }
 
+TEST(HelmChartContent, NoDisruptionBudgetForASingleReplica) {
+  const json one = Rendered("", {"--set", "webhook.replicas=1"});
+  EXPECT_EQ(FindKind(one, "PodDisruptionBudget"), nullptr);
+  const json three = Rendered("", {"--set", "webhook.replicas=3"});
+  const json* pdb = FindKind(three, "PodDisruptionBudget");
+  ASSERT_NE(pdb, nullptr);
+  EXPECT_EQ((*pdb)["spec"]["minAvailable"], 1);
+}
+
 TEST(HelmChartContent, CertManagerModeUsesACertificateAndCaInjection) {
   const json docs = Rendered("cert-manager.yaml");
   EXPECT_EQ(FindKind(docs, "Secret"), nullptr);
