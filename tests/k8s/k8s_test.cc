@@ -25,8 +25,9 @@ using nlohmann::json;
 const std::string kK8sDir = LLMIX_K8S_DIR;
 const std::string kChart = std::string(LLMIX_SOURCE_DIR) + "/helm/llmix-sidecar";
 const std::string kValuesDir = std::string(LLMIX_K8S_SOURCE_DIR) + "/values";
-const std::vector<std::string> kValuesFiles = {"", "cert-manager.yaml", "cert-manager-issuer.yaml",
-                                               "full.yaml", "sidecar-only.yaml"};
+const std::vector<std::string> kValuesFiles = {
+    "",          "cert-manager.yaml", "cert-manager-issuer.yaml",
+    "full.yaml", "sidecar-only.yaml", "existing-registry.yaml"};
 
 CommandResult Helm(std::vector<std::string> args) {
   args.insert(args.begin(), kK8sDir + "/bin/helm");
@@ -312,7 +313,8 @@ TEST(Injector, ExampleAppDeploymentValidatesBeforeAndAfterInjection) {
 // are the same container and volumes.
 TEST(Injector, ChartSnippetMatchesWhatTheWebhookInjects) {
   for (const std::string& values :
-       {std::string(""), std::string("full.yaml"), std::string("sidecar-only.yaml")}) {
+       {std::string(""), std::string("full.yaml"), std::string("sidecar-only.yaml"),
+        std::string("existing-registry.yaml")}) {
     SCOPED_TRACE(values);
     const json webhook_docs = Rendered(values, {"--set", "sidecarOnly=false"});
     const json snippet_docs = Rendered(values, {"--set", "sidecarOnly=true"});

@@ -40,15 +40,31 @@
 {{- . | replace "/" "__" -}}
 {{- end -}}
 
-{{/* "key=path,..." for the files of a chart-created registry ConfigMap (nested layout). */}}
-{{- define "llmix-sidecar.registryItems" -}}
-{{- if and .Values.registry.create (not .Values.registry.pvc) -}}
-{{- $items := list -}}
+{{/*
+ConfigMap key -> path under the registry mount, as a dict: from `registry.files` for a
+chart-created ConfigMap, else `registry.items` for an existing one. Empty with a PVC.
+*/}}
+{{- define "llmix-sidecar.registryItemsDict" -}}
+{{- $items := dict -}}
+{{- if not .Values.registry.pvc -}}
+{{- if .Values.registry.create -}}
 {{- range $path, $_ := .Values.registry.files -}}
-{{- $items = append $items (printf "%s=%s" (include "llmix-sidecar.registryKey" $path) $path) -}}
+{{- $_ := set $items (include "llmix-sidecar.registryKey" $path) $path -}}
 {{- end -}}
-{{- join "," $items -}}
+{{- else -}}
+{{- $items = .Values.registry.items -}}
 {{- end -}}
+{{- end -}}
+{{- toJson $items -}}
+{{- end -}}
+
+{{/* The same as "key=path,..." for the webhook (--registry-items). */}}
+{{- define "llmix-sidecar.registryItems" -}}
+{{- $pairs := list -}}
+{{- range $key, $path := (include "llmix-sidecar.registryItemsDict" . | fromJson) -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $path) -}}
+{{- end -}}
+{{- join "," $pairs -}}
 {{- end -}}
 
 {{- define "llmix-sidecar.labels" -}}
@@ -164,14 +180,12 @@ restartPolicy: Always
 - name: llmix-registry
   configMap:
     name: {{ . }}
-    {{- if $.Values.registry.create }}
-    {{- with $.Values.registry.files }}
+    {{- with (include "llmix-sidecar.registryItemsDict" $ | fromJson) }}
     items:
-      {{- range $path, $_ := . }}
-      - key: {{ include "llmix-sidecar.registryKey" $path }}
+      {{- range $key, $path := . }}
+      - key: {{ $key }}
         path: {{ $path }}
       {{- end }}
-    {{- end }}
     {{- end }}
 {{- else }}
 {{- with $.Values.registry.pvc }}
