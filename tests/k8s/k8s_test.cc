@@ -168,6 +168,15 @@ TEST(HelmChartContent, DefaultInstallsTheWebhookWithAGeneratedCa) {
   EXPECT_EQ(pod["volumes"][0]["secret"]["secretName"], secret["metadata"]["name"]);
 }
 
+TEST(HelmChartContent, RegistryConfigMapInEachAppNamespace) {
+  const json docs = Rendered("full.yaml");
+  std::vector<std::string> namespaces;
+  for (const auto& d : docs) {
+    if (d["kind"] == "ConfigMap") namespaces.push_back(d["metadata"]["namespace"]);
+  }
+  EXPECT_EQ(namespaces, (std::vector<std::string>{"team-a", "team-b"}));
+}
+
 TEST(HelmChartContent, NoDisruptionBudgetForASingleReplica) {
   const json one = Rendered("", {"--set", "webhook.replicas=1"});
   EXPECT_EQ(FindKind(one, "PodDisruptionBudget"), nullptr);
@@ -337,6 +346,53 @@ TEST(Injector, ChartSnippetMatchesWhatTheWebhookInjects) {
     EXPECT_EQ(snippet["volumes"], injected["volumes"]);
     EXPECT_EQ(snippet["containers"][0]["env"][0], injected["containers"][0]["env"][1]);
   }
+}
+
+// A published registry shipped through the chart's ConfigMap: registry-values.sh turns it into
+// values, the chart renders the ConfigMap and the items, the files land where the kubelet would
+// put them, and a real sidecar serves a preset from them.
+TEST(Injector, RegistryShippedInTheChartConfigMapServesPresets) {
+  TempDir dir;
+  const std::string root = dir.File("llm");
+  ASSERT_EQ(RunCommand({"cp", "-r", std::string(LLMIX_SOURCE_DIR) + "/examples/config/llm", root})
+                .exit_code,
+            0);
+  auto publish = RunCommand({LLMIX_SIDECAR_BIN, "publish", "--root", root});
+  ASSERT_EQ(publish.exit_code, 0) << publish.err;
+  auto values = RunCommand({"sh", kChart + "/registry-values.sh", root});
+  ASSERT_EQ(values.exit_code, 0) << values.err;
+  WriteFile(dir.File("values.yaml"), values.out);
+  auto r = Helm({"template", "rel", kChart, "-n", "llm-system", "-f", dir.File("values.yaml"),
+                 "--set", "sidecarOnly=true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Validate(r.out).exit_code, 0);
+  const json docs = ToJson(r.out);
+  const json* cm = FindKind(docs, "ConfigMap");
+  ASSERT_NE(cm, nullptr);
+  json volume;
+  for (const auto& v : (*FindKind(docs, "PodTemplate"))["template"]["spec"]["volumes"]) {
+    if (v["name"] == "llmix-registry") volume = v;
+  }
+  ASSERT_EQ(volume["configMap"]["name"], (*cm)["metadata"]["name"]);
+  // What the kubelet mounts: each item's key written at its path.
+  const std::string mount = dir.File("mount");
+  for (const auto& item : volume["configMap"]["items"]) {
+    const std::string path = mount + "/" + item["path"].get<std::string>();
+    ASSERT_EQ(RunCommand({"mkdir", "-p", path.substr(0, path.rfind('/'))}).exit_code, 0);
+    WriteFile(path, (*cm)["data"][item["key"].get<std::string>()].get<std::string>());
+  }
+  const std::string sock = "unix://" + dir.File("llmix.sock");
+  ChildProcess serve({LLMIX_SIDECAR_BIN, "serve", "--registry", mount, "--dummy-upstream",
+                      "--grpc-listen", sock, "--admin-listen", "127.0.0.1:0", "--state-dir",
+                      dir.File("state"), "--ready-file", dir.File("ready.json")},
+                     {{"LLMIX_HTTP_LISTEN", ""}}, dir.path());
+  ASSERT_TRUE(
+      WaitFor([&] { return !ReadFile(dir.File("ready.json")).empty() || !serve.Running(); }));
+  ASSERT_TRUE(serve.Running()) << serve.Stderr();
+  auto call =
+      RunCommand({LLMIX_SIDECAR_BIN, "call", "--addr", sock, "--preset", "demo/hello", "Hi"});
+  EXPECT_EQ(call.exit_code, 0) << call.out << call.err << serve.Stderr();
+  EXPECT_NE(call.out.find("offline reply to: Hi"), std::string::npos) << call.out;
 }
 
 }  // namespace
