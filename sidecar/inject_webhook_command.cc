@@ -182,12 +182,7 @@ absl::StatusOr<InjectWebhookOptions> ParseInjectWebhookOptions(const std::vector
     return absl::InvalidArgumentError(
         "--tls-cert and --tls-key are required (the API server only calls HTTPS webhooks)");
   }
-  if (!o.injector.registry_configmap.empty() && !o.injector.registry_pvc.empty()) {
-    return absl::InvalidArgumentError("--registry-configmap and --registry-pvc: give at most one");
-  }
-  if (auto items = ParseRegistryItems(o.injector.registry_items); !items.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--registry-items: ", items.status().message()));
-  }
+  if (auto st = ValidateInjectorConfig(o.injector); !st.ok()) return st;
   return o;
 }
 

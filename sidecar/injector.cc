@@ -317,6 +317,41 @@ absl::StatusOr<std::vector<ConfigMapItem>> ParseRegistryItems(const std::string&
   return items;
 }
 
+absl::Status ValidateInjectorConfig(const InjectorConfig& c) {
+  auto optional_name = [](const std::string& s) { return s.empty() || IsDnsSubdomain(s); };
+  const struct {
+    const char* flag;
+    bool ok;
+    const char* expect;
+  } checks[] = {
+      {"--image", IsImage(c.image), "an image reference without spaces"},
+      {"--image-pull-policy",
+       c.image_pull_policy == "Always" || c.image_pull_policy == "IfNotPresent" ||
+           c.image_pull_policy == "Never",
+       "Always, IfNotPresent or Never"},
+      {"--registry-configmap", optional_name(c.registry_configmap), "a ConfigMap name"},
+      {"--registry-pvc", optional_name(c.registry_pvc), "a PersistentVolumeClaim name"},
+      {"--api-key-secret", optional_name(c.api_key_secret), "a Secret name"},
+      {"--cpu-request", IsQuantity(c.cpu_request), "a quantity such as 100m"},
+      {"--memory-request", IsQuantity(c.memory_request), "a quantity such as 64Mi"},
+      {"--cpu-limit", IsQuantity(c.cpu_limit), "a quantity such as 1"},
+      {"--memory-limit", IsQuantity(c.memory_limit), "a quantity such as 256Mi"},
+      {"--app-addr", IsImage(c.app_addr), "a gRPC target without spaces"},
+  };
+  for (const auto& check : checks) {
+    if (!check.ok) {
+      return absl::InvalidArgumentError(absl::StrCat(check.flag, ": expected ", check.expect));
+    }
+  }
+  if (!c.registry_configmap.empty() && !c.registry_pvc.empty()) {
+    return absl::InvalidArgumentError("--registry-configmap and --registry-pvc: give at most one");
+  }
+  if (auto items = ParseRegistryItems(c.registry_items); !items.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--registry-items: ", items.status().message()));
+  }
+  return absl::OkStatus();
+}
+
 const std::vector<AnnotationDoc>& InjectAnnotations() {
   static const std::vector<AnnotationDoc> docs = {
       {"llmix.io/inject", "\"true\" injects the sidecar into this pod"},

@@ -47,6 +47,10 @@ struct ConfigMapItem {
   std::string key;
   std::string path;
 };
+// Checks the cluster defaults (image, pull policy, names, quantities, items) so a typo fails
+// the webhook at startup instead of every injected pod at admission. Errors name the flag.
+absl::Status ValidateInjectorConfig(const InjectorConfig& config);
+
 // Parses InjectorConfig::registry_items; an error names the bad entry.
 absl::StatusOr<std::vector<ConfigMapItem>> ParseRegistryItems(const std::string& spec);
 

@@ -199,6 +199,30 @@ TEST(Injector, RegistryItemsGiveTheNestedLayout) {
   }
 }
 
+TEST(Injector, ClusterDefaultsAreCheckedUpFront) {
+  EXPECT_TRUE(ValidateInjectorConfig({}).ok());
+  const std::pair<void (*)(InjectorConfig&), const char*> bad[] = {
+      {[](InjectorConfig& c) { c.image = "a b"; }, "--image"},
+      {[](InjectorConfig& c) { c.image_pull_policy = "Sometimes"; }, "--image-pull-policy"},
+      {[](InjectorConfig& c) { c.registry_configmap = "Upper"; }, "--registry-configmap"},
+      {[](InjectorConfig& c) { c.api_key_secret = "a_b"; }, "--api-key-secret"},
+      {[](InjectorConfig& c) { c.memory_limit = "256MB"; }, "--memory-limit"},
+      {[](InjectorConfig& c) { c.registry_items = "k=/abs"; }, "--registry-items"},
+      {[](InjectorConfig& c) {
+         c.registry_configmap = "a";
+         c.registry_pvc = "b";
+       },
+       "--registry-pvc"},
+  };
+  for (const auto& [mutate, flag] : bad) {
+    InjectorConfig config;
+    mutate(config);
+    auto st = ValidateInjectorConfig(config);
+    ASSERT_FALSE(st.ok()) << flag;
+    EXPECT_NE(std::string(st.message()).find(flag), std::string::npos) << st;
+  }
+}
+
 TEST(Injector, BadAnnotationNamesIt) {
   const std::pair<const char*, const char*> bad[] = {
       {"llmix.io/mode", "sidecar"},
