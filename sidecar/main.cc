@@ -10,6 +10,7 @@
 #include "common/env.h"
 #include "sidecar/cache_key_command.h"
 #include "sidecar/call_command.h"
+#include "sidecar/inject_webhook_command.h"
 #include "sidecar/options.h"
 #include "sidecar/registry_commands.h"
 #include "sidecar/server.h"
@@ -26,6 +27,7 @@ constexpr const char* kUsage =
     "  validate  check every preset of a registry source tree (--root DIR)\n"
     "  activate  point current.json at a compiled revision (--root DIR REVISION)\n"
     "  cache-key print the response-cache key of a call (JSON on stdin; see --help)\n"
+    "  inject-webhook  Kubernetes admission webhook injecting the sidecar (see --help)\n"
     "  --version print the version\n";
 
 int Serve(const std::vector<std::string>& args, const llmix::Env& env) {
@@ -88,6 +90,7 @@ int main(int argc, char** argv) {
   if (cmd == "cache-key") {
     return llmix::sidecar::RunCacheKeyCommand(rest, env, std::cin, std::cout, std::cerr);
   }
+  if (cmd == "inject-webhook") return llmix::sidecar::RunInjectWebhookCommand(rest, env);
   if (cmd == "publish") return llmix::sidecar::RunPublishCommand(rest);
   if (cmd == "validate") return llmix::sidecar::RunValidateCommand(rest);
   if (cmd == "activate") return llmix::sidecar::RunActivateCommand(rest);
