@@ -14,63 +14,20 @@ using nlohmann::json;
 constexpr const char* kJsonTool = "json";
 
 absl::StatusOr<json> ContentBlocks(const json& content, const std::string& field) {
-  json blocks = json::array();
-  if (content.is_string()) {
-    if (!content.get_ref<const std::string&>().empty()) {
-      blocks.push_back({{"type", "text"}, {"text", content}});
-    }
-    return blocks;
-  }
-  if (content.is_null()) return blocks;
-  if (!content.is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": expected a string or an array of parts"));
-  }
-  for (size_t i = 0; i < content.size(); ++i) {
-    const json& part = content[i];
-    const std::string pf = absl::StrCat(field, "[", i, "]");
-    const std::string type = part.is_object() && part.contains("type") && part["type"].is_string()
-                                 ? part["type"].get<std::string>()
-                                 : "";
-    if (type == "text") {
-      blocks.push_back({{"type", "text"}, {"text", part.value("text", "")}});
-    } else if (type == "image_url") {
-      auto image = ParseImagePart(part, pf);
-      if (!image.ok()) return image.status();
-      if (image->inline_data) {
-        blocks.push_back({{"type", "image"},
-                          {"source",
-                           {{"type", "base64"}, {"media_type", image->media_type}, {"data", image->data}}}});
-      } else {
-        blocks.push_back({{"type", "image"}, {"source", {{"type", "url"}, {"url", image->data}}}});
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          pf, ".type: \"", type, "\" is not supported by the anthropic_messages protocol (text, image_url)"));
-    }
-  }
-  return blocks;
+  static const PartConverters kConvert{
+      [](const std::string& text) { return json{{"type", "text"}, {"text", text}}; },
+      [](const ImageRef& image, const std::string&) -> absl::StatusOr<json> {
+        if (image.inline_data) {
+          return json{{"type", "image"},
+                      {"source", {{"type", "base64"}, {"media_type", image.media_type}, {"data", image.data}}}};
+        }
+        return json{{"type", "image"}, {"source", {{"type", "url"}, {"url", image.data}}}};
+      }};
+  return ConvertContentParts(content, field, "anthropic_messages", kConvert);
 }
 
-json ParseArguments(const json& call) {
-  const json* fn = MessageField(call, "function", "function");
-  const json* args = fn != nullptr ? MessageField(*fn, "arguments", "arguments") : nullptr;
-  if (args == nullptr) return json::object();
-  if (args->is_object()) return *args;
-  if (args->is_string()) {
-    json parsed = json::parse(args->get<std::string>(), nullptr, false);
-    if (parsed.is_object()) return parsed;
-  }
-  return json::object();
-}
-
-// Appends a turn, merging it into the previous one when the role repeats.
 void AppendTurn(json& messages, const std::string& role, json blocks) {
-  if (blocks.empty()) return;
-  if (!messages.empty() && messages.back()["role"] == role) {
-    for (auto& b : blocks) messages.back()["content"].push_back(std::move(b));
-    return;
-  }
-  messages.push_back({{"role", role}, {"content", std::move(blocks)}});
+  adapters::AppendTurn(messages, role, std::move(blocks), "content");
 }
 
 absl::StatusOr<json> ConvertMessages(const SystemSplit& split) {
@@ -96,7 +53,7 @@ absl::StatusOr<json> ConvertMessages(const SystemSplit& split) {
           blocks->push_back({{"type", "tool_use"},
                              {"id", call.value("id", "")},
                              {"name", fn != nullptr ? fn->value("name", "") : ""},
-                             {"input", ParseArguments(call)}});
+                             {"input", ToolCallArguments(call)}});
         }
       }
       AppendTurn(out, "assistant", std::move(*blocks));

@@ -12,62 +12,21 @@ namespace {
 using nlohmann::json;
 
 absl::StatusOr<json> Parts(const json& content, const std::string& field) {
-  json parts = json::array();
-  if (content.is_string()) {
-    if (!content.get_ref<const std::string&>().empty()) parts.push_back({{"text", content}});
-    return parts;
-  }
-  if (content.is_null()) return parts;
-  if (!content.is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": expected a string or an array of parts"));
-  }
-  for (size_t i = 0; i < content.size(); ++i) {
-    const json& part = content[i];
-    const std::string pf = absl::StrCat(field, "[", i, "]");
-    const std::string type = part.is_object() && part.contains("type") && part["type"].is_string()
-                                 ? part["type"].get<std::string>()
-                                 : "";
-    if (type == "text") {
-      parts.push_back({{"text", part.value("text", "")}});
-    } else if (type == "image_url") {
-      auto image = ParseImagePart(part, pf);
-      if (!image.ok()) return image.status();
-      if (image->media_type.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            pf, ".image_url.url: Gemini needs the image type; use a data: URL or a .png/.jpg/.webp/.gif URL"));
-      }
-      if (image->inline_data) {
-        parts.push_back({{"inlineData", {{"mimeType", image->media_type}, {"data", image->data}}}});
-      } else {
-        parts.push_back({{"fileData", {{"mimeType", image->media_type}, {"fileUri", image->data}}}});
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          pf, ".type: \"", type, "\" is not supported by the gemini protocol (text, image_url)"));
-    }
-  }
-  return parts;
-}
-
-json Arguments(const json& call) {
-  const json* fn = MessageField(call, "function", "function");
-  const json* args = fn != nullptr ? MessageField(*fn, "arguments", "arguments") : nullptr;
-  if (args == nullptr) return json::object();
-  if (args->is_object()) return *args;
-  if (args->is_string()) {
-    json parsed = json::parse(args->get<std::string>(), nullptr, false);
-    if (parsed.is_object()) return parsed;
-  }
-  return json::object();
+  static const PartConverters kConvert{
+      [](const std::string& text) { return json{{"text", text}}; },
+      [](const ImageRef& image, const std::string& pf) -> absl::StatusOr<json> {
+        if (image.media_type.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              pf, ".image_url.url: Gemini needs the image type; use a data: URL or a .png/.jpg/.webp/.gif URL"));
+        }
+        if (image.inline_data) return json{{"inlineData", {{"mimeType", image.media_type}, {"data", image.data}}}};
+        return json{{"fileData", {{"mimeType", image.media_type}, {"fileUri", image.data}}}};
+      }};
+  return ConvertContentParts(content, field, "gemini", kConvert);
 }
 
 void AppendTurn(json& contents, const std::string& role, json parts) {
-  if (parts.empty()) return;
-  if (!contents.empty() && contents.back()["role"] == role) {
-    for (auto& p : parts) contents.back()["parts"].push_back(std::move(p));
-    return;
-  }
-  contents.push_back({{"role", role}, {"parts", std::move(parts)}});
+  adapters::AppendTurn(contents, role, std::move(parts), "parts");
 }
 
 absl::StatusOr<json> Contents(const SystemSplit& split) {
@@ -93,7 +52,7 @@ absl::StatusOr<json> Contents(const SystemSplit& split) {
           const json* fn = MessageField(call, "function", "function");
           const std::string name = fn != nullptr ? fn->value("name", "") : "";
           if (call.contains("id") && call["id"].is_string()) call_names[call["id"].get<std::string>()] = name;
-          parts->push_back({{"functionCall", {{"name", name}, {"args", Arguments(call)}}}});
+          parts->push_back({{"functionCall", {{"name", name}, {"args", ToolCallArguments(call)}}}});
         }
       }
       AppendTurn(contents, "model", std::move(*parts));

@@ -130,6 +130,60 @@ absl::StatusOr<ImageRef> ParseImagePart(const json& part, const std::string& fie
   return ref;
 }
 
+absl::StatusOr<json> ConvertContentParts(const json& content, const std::string& field,
+                                         std::string_view protocol, const PartConverters& convert) {
+  json items = json::array();
+  if (content.is_string()) {
+    if (!content.get_ref<const std::string&>().empty()) items.push_back(convert.text(content.get<std::string>()));
+    return items;
+  }
+  if (content.is_null()) return items;
+  if (!content.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": expected a string or an array of parts"));
+  }
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string pf = absl::StrCat(field, "[", i, "]");
+    const std::string type = part.is_object() && part.contains("type") && part["type"].is_string()
+                                 ? part["type"].get<std::string>()
+                                 : "";
+    if (type == "text") {
+      items.push_back(convert.text(part.value("text", "")));
+    } else if (type == "image_url") {
+      auto image = ParseImagePart(part, pf);
+      if (!image.ok()) return image.status();
+      auto item = convert.image(*image, pf);
+      if (!item.ok()) return item.status();
+      items.push_back(std::move(*item));
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(pf, ".type: \"", type, "\" is not supported by the ",
+                                                     std::string(protocol), " protocol (text, image_url)"));
+    }
+  }
+  return items;
+}
+
+json ToolCallArguments(const json& call) {
+  const json* fn = MessageField(call, "function", "function");
+  const json* args = fn != nullptr ? MessageField(*fn, "arguments", "arguments") : nullptr;
+  if (args == nullptr) return json::object();
+  if (args->is_object()) return *args;
+  if (args->is_string()) {
+    json parsed = json::parse(args->get<std::string>(), nullptr, false);
+    if (parsed.is_object()) return parsed;
+  }
+  return json::object();
+}
+
+void AppendTurn(json& turns, const std::string& role, json items, const char* items_key) {
+  if (items.empty()) return;
+  if (!turns.empty() && turns.back()["role"] == role) {
+    for (auto& item : items) turns.back()[items_key].push_back(std::move(item));
+    return;
+  }
+  turns.push_back({{"role", role}, {items_key, std::move(items)}});
+}
+
 std::string JoinUrl(std::string_view base, std::string_view path) {
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
   std::string out(base);

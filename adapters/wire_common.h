@@ -40,6 +40,24 @@ struct ImageRef {
 };
 absl::StatusOr<ImageRef> ParseImagePart(const nlohmann::json& part, const std::string& field);
 
+// The parts of an OpenAI message `content` (a string, null, or an array of parts), turned into
+// a protocol's items: `text` for text (a non-empty string content is one text part), `image`
+// for `image_url` parts. Other part types are refused, naming the part and `protocol`.
+struct PartConverters {
+  std::function<nlohmann::json(const std::string& text)> text;
+  std::function<absl::StatusOr<nlohmann::json>(const ImageRef& image, const std::string& field)> image;
+};
+absl::StatusOr<nlohmann::json> ConvertContentParts(const nlohmann::json& content, const std::string& field,
+                                                   std::string_view protocol, const PartConverters& convert);
+
+// An OpenAI tool call's function arguments as an object (JSON text or an object; {} else).
+nlohmann::json ToolCallArguments(const nlohmann::json& call);
+
+// Appends a turn {"role", items_key: items}, merged into the previous turn when the role
+// repeats (Anthropic and Gemini want alternating roles); empty `items` add nothing.
+void AppendTurn(nlohmann::json& turns, const std::string& role, nlohmann::json items,
+                const char* items_key);
+
 // `base` without trailing slashes, then `path`.
 std::string JoinUrl(std::string_view base, std::string_view path);
 
