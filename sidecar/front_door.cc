@@ -48,6 +48,10 @@ FrontDoor::~FrontDoor() { Stop(); }
 
 absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
   server_->set_tcp_nodelay(true);
+  // httplib closes a keep-alive connection after 5 requests by default; with its small listen
+  // backlog, clients reconnecting under load then hit dropped SYNs and a 1 s retransmit
+  // (seen as ~1.03 s max latency in bench/run.sh). Keep connections for as long as clients do.
+  server_->set_keep_alive_max_count(1000000);
   server_->set_payload_max_length(static_cast<size_t>(state_.options.max_request_bytes) * 2);
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (auth_.Allows(req.get_header_value("Authorization"))) {

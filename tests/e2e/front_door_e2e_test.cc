@@ -4,12 +4,17 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "tests/e2e/sidecar_process.h"
 #include "tests/fakes/fake_openai.h"
 
@@ -186,6 +191,58 @@ TEST_F(FrontDoorE2E, DrainFinishesInFlightCallsAndRefusesNewOnes) {
   EXPECT_EQ(status.load(), 200);  // the call in flight finished within the grace period
   EXPECT_TRUE(sidecar_->process().Wait(std::chrono::seconds(10)).has_value());
   EXPECT_EQ(fake_.RequestCount(), 1u);
+}
+
+}  // namespace
+}  // namespace llmix::testing
+
+namespace llmix::testing {
+namespace {
+
+// One raw TCP connection carrying many requests: the front door must not close keep-alive
+// connections after a handful of requests (httplib's default is 5), which under load turned
+// into reconnect storms and 1 s SYN-retransmit stalls.
+TEST_F(FrontDoorE2E, KeepAliveConnectionsServeManyRequests) {
+  Start();
+  const std::string addr = sidecar_->http_address();
+  const auto colon = addr.rfind(':');
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(addr.substr(colon + 1))));
+  inet_pton(AF_INET, addr.substr(0, colon).c_str(), &sa.sin_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const std::string request = "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+  std::string buffer;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()))
+        << "request " << i;
+    // Read one response: headers, then Content-Length bytes of body.
+    size_t header_end;
+    while ((header_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+      char chunk[4096];
+      ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+      ASSERT_GT(n, 0) << "the server closed the connection after " << i << " requests";
+      buffer.append(chunk, static_cast<size_t>(n));
+    }
+    const std::string headers = absl::AsciiStrToLower(buffer.substr(0, header_end));
+    EXPECT_EQ(headers.find("connection: close"), std::string::npos) << "request " << i;
+    const auto cl = headers.find("content-length: ");
+    ASSERT_NE(cl, std::string::npos);
+    const size_t length = std::stoul(headers.substr(cl + 16));
+    while (buffer.size() < header_end + 4 + length) {
+      char chunk[4096];
+      ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+      ASSERT_GT(n, 0);
+      buffer.append(chunk, static_cast<size_t>(n));
+    }
+    EXPECT_EQ(buffer.substr(0, 12), "HTTP/1.1 200");
+    buffer.erase(0, header_end + 4 + length);
+  }
+  close(fd);
 }
 
 }  // namespace
