@@ -185,7 +185,8 @@ TEST(ResilienceE2E, RateLimitStormShrinksConcurrencyAndItRecovers) {
   auto burst = [&](int n, const std::string& tag) {
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
+      // `tag` by value: the threads outlive this call (ASan caught the temporary dying).
+      threads.emplace_back([&, i, tag] {
         v1::CallResponse r;
         EXPECT_TRUE(sidecar
                         ->Call(InlineRequest(kConfig, tag + std::to_string(i)), &r,
