@@ -246,7 +246,7 @@ ProviderOutcome AnthropicMessagesAdapter::Send(const ProviderRequest& request) {
   if (!request.api_key.empty()) headers.emplace_back("x-api-key", request.api_key);
   headers.emplace_back("anthropic-version", kApiVersion);
   return Exchange(transport_, request, JoinUrl(request.base_url, "/messages"), std::move(headers),
-                  *body, &ParseResponse);
+                  std::move(*body), &ParseResponse);
 }
 
 }  // namespace llmix::adapters

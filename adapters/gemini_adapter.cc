@@ -226,7 +226,7 @@ ProviderOutcome GeminiAdapter::Send(const ProviderRequest& request) {
   warner_.Warn(request.provider, unknown);
   std::vector<std::pair<std::string, std::string>> headers;
   if (!request.api_key.empty()) headers.emplace_back("x-goog-api-key", request.api_key);
-  return Exchange(transport_, request, Url(request), std::move(headers), *body, &ParseResponse);
+  return Exchange(transport_, request, Url(request), std::move(headers), std::move(*body), &ParseResponse);
 }
 
 }  // namespace llmix::adapters

@@ -224,7 +224,7 @@ ProviderOutcome OpenAiChatAdapter::Send(const ProviderRequest& request) {
     headers.emplace_back("Authorization", "Bearer " + request.api_key);
   }
   ProviderOutcome out = Exchange(transport_, request, JoinUrl(request.base_url, "/chat/completions"),
-                                 std::move(headers), *body, &ParseResponse);
+                                 std::move(headers), std::move(*body), &ParseResponse);
   if ((request.provider == "sno-gpu" || IsOpenRouter(request.provider)) && out.ok() &&
       out.response.content.empty() && out.response.reasoning_content &&
       !out.response.reasoning_content->empty()) {

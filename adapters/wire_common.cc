@@ -248,14 +248,13 @@ CallError ErrorFromHttp(const std::string& provider, const HttpResponse& r) {
 
 ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& request,
                          std::string url, std::vector<std::pair<std::string, std::string>> headers,
-                         const json& body, const ResponseParser& parse) {
+                         json body, const ResponseParser& parse) {
   ProviderOutcome out;
   HttpRequest http;
   http.url = std::move(url);
   http.timeout = request.timeout;
-  json wire = body;
-  WholeNumbersAsIntegers(wire);
-  http.body = wire.dump(-1, ' ', false, json::error_handler_t::replace);
+  WholeNumbersAsIntegers(body);
+  http.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   http.headers = std::move(headers);
   http.headers.emplace_back("Accept", "application/json");
   if (!request.traceparent.empty()) http.headers.emplace_back("traceparent", request.traceparent);

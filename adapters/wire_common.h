@@ -73,7 +73,7 @@ using ResponseParser = std::function<bool(std::string_view body, ProviderRespons
                                           std::string* error)>;
 ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& request,
                          std::string url, std::vector<std::pair<std::string, std::string>> headers,
-                         const nlohmann::json& body, const ResponseParser& parse);
+                         nlohmann::json body, const ResponseParser& parse);
 
 // A local error (bad request shape for this protocol) as an outcome: INVALID_REQUEST, not
 // retryable, no HTTP exchange made.
