@@ -51,19 +51,6 @@ std::array<uint8_t, N> RandomId() {
   return id;
 }
 
-SpanContext ChildContext(const SpanContext* parent) {
-  SpanContext ctx;
-  if (parent != nullptr && parent->valid()) {
-    ctx.trace_id = parent->trace_id;
-    ctx.sampled = parent->sampled;
-  } else {
-    ctx.trace_id = NewTraceId();
-    ctx.sampled = true;
-  }
-  ctx.span_id = NewSpanId();
-  return ctx;
-}
-
 class NoopSpan final : public Span {
  public:
   explicit NoopSpan(SpanContext ctx) : ctx_(ctx) {}
@@ -76,12 +63,23 @@ class NoopSpan final : public Span {
   SpanContext ctx_;
 };
 
+// Longest prefix of `s` of at most `max` bytes that does not split a UTF-8 sequence.
+void TruncateUtf8(std::string& s, size_t max) {
+  if (max == 0 || s.size() <= max) return;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+}
+
 class RecordingSpan final : public Span {
  public:
-  RecordingSpan(InMemoryTracer* tracer, SpanData data) : tracer_(tracer), data_(std::move(data)) {}
+  RecordingSpan(SpanSink* sink, SpanData data, size_t max_value_bytes)
+      : sink_(sink), data_(std::move(data)), max_value_bytes_(max_value_bytes) {}
   ~RecordingSpan() override { End(); }
   const SpanContext& context() const override { return data_.context; }
   void SetAttribute(std::string_view key, AttributeValue value) override {
+    if (ended_) return;
+    if (auto* s = std::get_if<std::string>(&value)) TruncateUtf8(*s, max_value_bytes_);
     for (auto& [k, v] : data_.attributes) {
       if (k == key) {
         v = std::move(value);
@@ -91,19 +89,22 @@ class RecordingSpan final : public Span {
     data_.attributes.emplace_back(std::string(key), std::move(value));
   }
   void SetError(std::string_view message) override {
+    if (ended_) return;
     data_.error = true;
     data_.error_message = std::string(message);
+    TruncateUtf8(data_.error_message, max_value_bytes_);
   }
   void End() override {
     if (ended_) return;
     ended_ = true;
     data_.end_unix_nanos = absl::GetCurrentTimeNanos();
-    tracer_->Record(std::move(data_));
+    sink_->OnEnd(std::move(data_));
   }
 
  private:
-  InMemoryTracer* tracer_;
+  SpanSink* sink_;
   SpanData data_;
+  size_t max_value_bytes_;
   bool ended_ = false;
 };
 
@@ -134,23 +135,46 @@ SpanContext SpanContext::FromTraceparent(std::string_view h) {
   return ctx;
 }
 
+SpanContext ChildSpanContext(const SpanContext* parent, bool sampled_if_root) {
+  SpanContext ctx;
+  if (parent != nullptr && parent->valid()) {
+    ctx.trace_id = parent->trace_id;
+    ctx.sampled = parent->sampled;
+  } else {
+    ctx.trace_id = NewTraceId();
+    ctx.sampled = sampled_if_root;
+  }
+  ctx.span_id = NewSpanId();
+  return ctx;
+}
+
+std::unique_ptr<Span> StartRecordingSpan(SpanSink& sink, std::string_view name,
+                                         const SpanContext& context, const SpanContext* parent,
+                                         SpanKind kind, size_t max_value_bytes) {
+  SpanData d;
+  d.name = std::string(name);
+  d.kind = kind;
+  d.context = context;
+  if (parent != nullptr && parent->valid()) d.parent_span_id = parent->span_id;
+  d.start_unix_nanos = absl::GetCurrentTimeNanos();
+  return std::make_unique<RecordingSpan>(&sink, std::move(d), max_value_bytes);
+}
+
+std::unique_ptr<Span> NonRecordingSpan(const SpanContext& context) {
+  return std::make_unique<NoopSpan>(context);
+}
+
 std::array<uint8_t, 16> NewTraceId() { return RandomId<16>(); }
 std::array<uint8_t, 8> NewSpanId() { return RandomId<8>(); }
 
 std::unique_ptr<Span> NoopTracer::StartSpan(std::string_view, const SpanContext* parent,
                                             SpanKind) {
-  return std::make_unique<NoopSpan>(ChildContext(parent));
+  return std::make_unique<NoopSpan>(ChildSpanContext(parent));
 }
 
 std::unique_ptr<Span> InMemoryTracer::StartSpan(std::string_view name, const SpanContext* parent,
                                                 SpanKind kind) {
-  SpanData d;
-  d.name = std::string(name);
-  d.kind = kind;
-  d.context = ChildContext(parent);
-  if (parent != nullptr && parent->valid()) d.parent_span_id = parent->span_id;
-  d.start_unix_nanos = absl::GetCurrentTimeNanos();
-  return std::make_unique<RecordingSpan>(this, std::move(d));
+  return StartRecordingSpan(*this, name, ChildSpanContext(parent), parent, kind);
 }
 
 void InMemoryTracer::Record(SpanData data) {
@@ -222,6 +246,22 @@ HistogramFamily& MetricRegistry::AddHistogram(std::string name, std::string help
   histograms_.push_back(std::make_unique<HistogramFamily>(std::move(name), std::move(help),
                                                           std::move(labels), std::move(bounds)));
   return *histograms_.back();
+}
+
+void MetricRegistry::AddCallbackGauge(std::string name, std::string help,
+                                      std::vector<std::string> labels,
+                                      CallbackGaugeFamily::ReadFn read) {
+  absl::MutexLock l(&mu_);
+  callback_gauges_.push_back(std::make_unique<CallbackGaugeFamily>(
+      std::move(name), std::move(help), std::move(labels), std::move(read)));
+}
+
+void MetricRegistry::AddCallbackCounter(std::string name, std::string help,
+                                        std::vector<std::string> labels,
+                                        CallbackGaugeFamily::ReadFn read) {
+  absl::MutexLock l(&mu_);
+  callback_gauges_.push_back(std::make_unique<CallbackGaugeFamily>(
+      std::move(name), std::move(help), std::move(labels), std::move(read), /*counter=*/true));
 }
 
 }  // namespace llmix

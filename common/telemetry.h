@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,7 +36,9 @@ struct SpanContext {
   static SpanContext FromTraceparent(std::string_view header);
 };
 
-using AttributeValue = std::variant<std::string, int64_t, double, bool>;
+// OTel attribute values: string, int, double, bool, or an array of strings
+// (e.g. gen_ai.response.finish_reasons).
+using AttributeValue = std::variant<std::string, int64_t, double, bool, std::vector<std::string>>;
 
 enum class SpanKind { kInternal, kServer, kClient };
 
@@ -79,14 +82,35 @@ struct SpanData {
   std::vector<std::pair<std::string, AttributeValue>> attributes;
 };
 
+// Where recording spans go when they end (an in-memory list, a batch exporter).
+// Implementations are thread-safe: spans end on any thread.
+class SpanSink {
+ public:
+  virtual ~SpanSink() = default;
+  virtual void OnEnd(SpanData&& data) = 0;
+};
+
+// A span with `context` (under `parent`, which may be null) that records its data and hands
+// it to `sink` when it ends. String attribute values longer than `max_value_bytes` are cut at
+// a UTF-8 boundary (0: no limit).
+std::unique_ptr<Span> StartRecordingSpan(SpanSink& sink, std::string_view name,
+                                         const SpanContext& context, const SpanContext* parent,
+                                         SpanKind kind, size_t max_value_bytes = 0);
+// A span that records nothing but carries `context` (unsampled traces, disabled tracing).
+std::unique_ptr<Span> NonRecordingSpan(const SpanContext& context);
+// A fresh context for a span under `parent` (same trace, new span id), or a new root
+// context (new trace id, `sampled` as given) when the parent is null or invalid.
+SpanContext ChildSpanContext(const SpanContext* parent, bool sampled_if_root = true);
+
 // Keeps finished spans in memory (bounded); for tests.
-class InMemoryTracer final : public Tracer {
+class InMemoryTracer final : public Tracer, public SpanSink {
  public:
   explicit InMemoryTracer(size_t max_spans = 100000) : max_spans_(max_spans) {}
   std::unique_ptr<Span> StartSpan(std::string_view name, const SpanContext* parent,
                                   SpanKind kind = SpanKind::kInternal) override;
   std::vector<SpanData> Finished() const;
   void Record(SpanData data);
+  void OnEnd(SpanData&& data) override { Record(std::move(data)); }
 
  private:
   size_t max_spans_;
@@ -145,10 +169,13 @@ class Histogram {
 std::vector<double> LatencyBucketsSeconds();
 
 // A metric family: one name, fixed label names, one child per label-value tuple.
-// Callers keep label cardinality bounded (presets, providers, outcomes - never free text).
+// Callers keep label cardinality bounded (presets, providers, outcomes - never free text);
+// as a backstop, tuples beyond `kMaxChildren` share one child labelled "_other".
 template <typename M>
 class Family {
  public:
+  static constexpr size_t kMaxChildren = 4096;
+
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::vector<double> bounds = {})
       : name_(std::move(name)),
@@ -160,7 +187,10 @@ class Family {
   // for the family's lifetime, so hot paths may look it up once and keep it.
   M& With(const std::vector<std::string>& values) {
     absl::MutexLock l(&mu_);
-    auto& slot = children_[values];
+    if (auto it = children_.find(values); it != children_.end()) return *it->second;
+    auto& slot = children_.size() < kMaxChildren
+                     ? children_[values]
+                     : children_[std::vector<std::string>(values.size(), "_other")];
     if (!slot) slot = Make();
     return *slot;
   }
@@ -193,6 +223,39 @@ using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
 
+// A gauge (or counter) family read at scrape time from live state (breaker states, queue
+// depth, the active revision, counts kept elsewhere) rather than stored: `read` returns the
+// current samples. `read` runs on the
+// scraping thread and must be thread-safe and cheap; what it reads must outlive the registry's
+// use (the owner stops the admin listener before destroying it).
+struct GaugeSample {
+  std::vector<std::string> label_values;
+  double value = 0;
+};
+class CallbackGaugeFamily {
+ public:
+  using ReadFn = std::function<std::vector<GaugeSample>()>;
+  CallbackGaugeFamily(std::string name, std::string help, std::vector<std::string> label_names,
+                      ReadFn read, bool counter = false)
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
+        read_(std::move(read)),
+        counter_(counter) {}
+  // Monotonic values rendered as a counter (name ends in _total).
+  bool counter() const { return counter_; }
+  const std::string& name() const { return name_; }
+  const std::string& help() const { return help_; }
+  const std::vector<std::string>& label_names() const { return label_names_; }
+  std::vector<GaugeSample> Read() const { return read_(); }
+
+ private:
+  std::string name_, help_;
+  std::vector<std::string> label_names_;
+  ReadFn read_;
+  bool counter_;
+};
+
 // Owns every metric family of a process; exporters render from it. Families are created at
 // startup (by the typed metric structs of each layer) and live as long as the registry.
 class MetricRegistry {
@@ -201,12 +264,19 @@ class MetricRegistry {
   GaugeFamily& AddGauge(std::string name, std::string help, std::vector<std::string> labels);
   HistogramFamily& AddHistogram(std::string name, std::string help,
                                 std::vector<std::string> labels, std::vector<double> bounds);
+  void AddCallbackGauge(std::string name, std::string help, std::vector<std::string> labels,
+                        CallbackGaugeFamily::ReadFn read);
+  void AddCallbackCounter(std::string name, std::string help, std::vector<std::string> labels,
+                          CallbackGaugeFamily::ReadFn read);
 
+  // Calls `fn` with every family (CounterFamily, GaugeFamily, HistogramFamily,
+  // CallbackGaugeFamily), in registration order within each kind.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
     absl::MutexLock l(&mu_);
     for (const auto& f : counters_) fn(*f);
     for (const auto& f : gauges_) fn(*f);
+    for (const auto& f : callback_gauges_) fn(*f);
     for (const auto& f : histograms_) fn(*f);
   }
 
@@ -215,6 +285,7 @@ class MetricRegistry {
   std::vector<std::unique_ptr<CounterFamily>> counters_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<GaugeFamily>> gauges_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<HistogramFamily>> histograms_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<CallbackGaugeFamily>> callback_gauges_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace llmix

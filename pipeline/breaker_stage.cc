@@ -1,3 +1,4 @@
+#include "absl/strings/ascii.h"
 #include "common/provider_catalog.h"
 #include "pipeline/resilience_stages.h"
 
@@ -16,7 +17,13 @@ void BreakerStage::Run(CallContext& ctx, const Next& next, Done done) const {
   resilience::CircuitBreaker& breaker =
       state_.resilience->breakers().Get(ctx.config->provider, BreakerBaseUrl(ctx, state_.env));
   bool probe = false;
-  if (absl::Status st = breaker.Check(&probe); !st.ok()) {
+  const absl::Status admitted = breaker.Check(&probe);
+  if (ctx.stage_span != nullptr) {
+    ctx.stage_span->SetAttribute(
+        "llmix.breaker.state", absl::AsciiStrToLower(std::string(resilience::CircuitStateName(breaker.state()))));
+    if (probe) ctx.stage_span->SetAttribute("llmix.breaker.probe", true);
+  }
+  if (const absl::Status& st = admitted; !st.ok()) {
     CallError e;
     e.code = CallErrorCode::kCircuitOpen;
     e.provider = ctx.config->provider;

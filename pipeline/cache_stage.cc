@@ -6,16 +6,17 @@ namespace llmix::pipeline {
 
 namespace {
 
-void Hit(CallContext& ctx, std::string content, CacheTier tier) {
+void Hit(CallContext& ctx, Span* span, std::string content, CacheTier tier) {
+  if (span != nullptr) {
+    span->SetAttribute("llmix.cache.hit", true);
+    span->SetAttribute("llmix.cache.tier", std::string(tier == CacheTier::kL1 ? "l1" : "l2"));
+  }
   ctx.result.success = true;
   ctx.result.content = std::move(content);
   ctx.result.usage = adapters::Usage{};
   ctx.result.tool_calls.clear();
   ctx.result.cache_tier = tier;
   ctx.result.attempts = 0;
-  if (ctx.span) {
-    ctx.span->SetAttribute("llmix.cache_hit", std::string(tier == CacheTier::kL1 ? "l1" : "l2"));
-  }
 }
 
 }  // namespace
@@ -45,11 +46,12 @@ void CacheStage::Run(CallContext& ctx, const Next& next, Done done) const {
   if (strategy == cache::CacheStrategy::kMemory) l2 = nullptr;
   const absl::Duration ttl = cache::CacheTtl(*ctx.config);
   const CacheMode mode = ctx.input.cache_mode;
+  Span* span = ctx.stage_span;
 
   if (mode == CacheMode::kDefault) {
     if (std::optional<std::string> v = l1->Get(ctx.request_key); v.has_value()) {
       state_.metrics.cache_hits.With({"l1"}).Add();
-      Hit(ctx, std::move(*v), CacheTier::kL1);
+      Hit(ctx, span, std::move(*v), CacheTier::kL1);
       std::move(done)();
       return;
     }
@@ -57,12 +59,13 @@ void CacheStage::Run(CallContext& ctx, const Next& next, Done done) const {
       if (std::optional<cache::L2Entry> e = l2->Get(ctx.request_key, ttl); e.has_value()) {
         state_.metrics.cache_hits.With({"l2"}).Add();
         l1->Put(ctx.request_key, e->data, e->remaining_ttl);
-        Hit(ctx, std::move(e->data), CacheTier::kL2);
+        Hit(ctx, span, std::move(e->data), CacheTier::kL2);
         std::move(done)();
         return;
       }
     }
     state_.metrics.cache_misses.Add();
+    if (span != nullptr) span->SetAttribute("llmix.cache.hit", false);
   }
   if (mode == CacheMode::kBypass) {
     next(ctx, std::move(done));

@@ -80,8 +80,10 @@ struct CallContext {
 
   // The call span (server span); stage spans are its descendants.
   std::unique_ptr<Span> span;
-  // The span of the stage currently running (set by the runner before each stage runs).
-  const SpanContext* stage_span = nullptr;
+  // The span of the stage currently running (set by the runner before each stage runs). A
+  // stage that sets attributes after calling `next` keeps its own copy of this pointer from
+  // the start of Run: the span stays alive until the stage calls `done`.
+  Span* stage_span = nullptr;
   // Set when the caller went away; stages stop starting new work.
   std::atomic<bool> cancelled{false};
 

@@ -1,9 +1,26 @@
 #include "pipeline/dispatch_stage.h"
 
+#include <chrono>
+
 #include "common/provider_catalog.h"
 #include "pipeline/provider_kwargs.h"
 
 namespace llmix::pipeline {
+
+namespace {
+
+// "https://api.openai.com/v1" -> "api.openai.com" (no userinfo, no port).
+std::string UrlHost(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest.front() == '[') return std::string(rest.substr(0, rest.find(']') + 1));
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
+}  // namespace
 
 void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
   const registry::LlmConfig& cfg = *ctx.config;
@@ -32,17 +49,31 @@ void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
     req.provider_options = FilterOpenAiProviderOptions(cfg.model, req.provider_options).options;
   }
   req.timeout = remaining;
-  if (ctx.stage_span != nullptr) req.traceparent = ctx.stage_span->ToTraceparent();
+  Span* span = ctx.stage_span;
+  // The upstream request continues the trace as a child of this (client) span.
+  if (span != nullptr) req.traceparent = span->context().ToTraceparent();
   req.api_key = ctx.upstream.api_key;  // chosen by the key stage (empty offline)
 
   ctx.result.attempts += 1;
+  const auto started = std::chrono::steady_clock::now();
   ctx.outcome = state_.adapter.Send(req);
   const adapters::ProviderOutcome& o = *ctx.outcome;
-  state_.metrics.upstream_requests
-      .With({cfg.provider, o.network_error ? "network" : std::to_string(o.http_status)})
-      .Add();
-  if (ctx.stage_span != nullptr && ctx.span) {
-    ctx.span->SetAttribute("llmix.attempt", int64_t{ctx.result.attempts});
+  const std::string status = o.network_error ? "network" : std::to_string(o.http_status);
+  state_.metrics.upstream_requests.With({cfg.provider, status}).Add();
+  state_.metrics.upstream_seconds.With({cfg.provider})
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (span != nullptr) {
+    span->SetAttribute("llmix.attempt", int64_t{ctx.result.attempts});
+    span->SetAttribute("gen_ai.system", cfg.provider);
+    span->SetAttribute("gen_ai.request.model", cfg.model);
+    if (std::string host = UrlHost(ctx.base_url); !host.empty()) {
+      span->SetAttribute("server.address", std::move(host));
+    }
+    if (!o.network_error) span->SetAttribute("http.response.status_code", int64_t{o.http_status});
+    if (o.error) {
+      span->SetAttribute("error.type", std::string(CallErrorCodeName(o.error->code)));
+      span->SetError(o.error->message);
+    }
   }
   next(ctx, std::move(done));
 }

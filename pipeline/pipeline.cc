@@ -43,7 +43,9 @@ void Pipeline::RunFrom(size_t index, CallContext& ctx, const SpanContext* parent
     return;
   }
   // The span and start time live in the `done` continuation, which the stage calls once.
-  std::shared_ptr<Span> span = tracer_.StartSpan(span_names_[index], parent);
+  std::shared_ptr<Span> span =
+      tracer_.StartSpan(span_names_[index], parent, stages_[index]->span_kind());
+  Span* stage_span = span.get();
   const SpanContext* span_ctx = &span->context();
   const auto started = std::chrono::steady_clock::now();
   Histogram* latency = latency_[index];
@@ -55,7 +57,7 @@ void Pipeline::RunFrom(size_t index, CallContext& ctx, const SpanContext* parent
     span->End();
     std::move(then)();
   };
-  ctx.stage_span = span_ctx;
+  ctx.stage_span = stage_span;
   stages_[index]->Run(ctx, Next(this, index + 1, span_ctx), std::move(done));
 }
 

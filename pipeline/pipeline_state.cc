@@ -3,7 +3,10 @@
 namespace llmix::pipeline {
 
 PipelineMetrics::PipelineMetrics(MetricRegistry& registry)
-    : calls(registry.AddCounter("llmix_calls_total", "Calls by outcome.", {"outcome"})),
+    : calls(registry.AddCounter("llmix_calls_total",
+                                "Calls by preset (\"inline\" for inline configs), provider and "
+                                "outcome.",
+                                {"preset", "provider", "outcome"})),
       call_seconds(registry.AddHistogram("llmix_call_duration_seconds",
                                          "Call latency inside the sidecar.", {"outcome"},
                                          LatencyBucketsSeconds())),
@@ -14,6 +17,9 @@ PipelineMetrics::PipelineMetrics(MetricRegistry& registry)
       upstream_requests(registry.AddCounter("llmix_upstream_requests_total",
                                             "Upstream requests by provider and HTTP status.",
                                             {"provider", "status"})),
+      upstream_seconds(registry.AddHistogram("llmix_upstream_request_duration_seconds",
+                                             "Upstream HTTP exchange time by provider.",
+                                             {"provider"}, LatencyBucketsSeconds())),
       cache_hits(registry.AddCounter("llmix_cache_hits_total", "Response cache hits by tier.",
                                      {"tier"})),
       cache_misses(registry.AddCounter("llmix_cache_misses_total", "Response cache misses.", {})

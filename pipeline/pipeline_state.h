@@ -23,16 +23,22 @@ struct PipelineOptions {
   absl::Duration default_timeout = absl::Seconds(60);  // when neither caller nor preset sets one
   size_t max_messages = 1024;
   size_t max_request_bytes = 4 << 20;
+  // Put prompts and completions on the call span (gen_ai.prompt / gen_ai.completion). Off by
+  // default: spans leave the pod.
+  bool trace_content = false;
 };
 
 // Metrics the pipeline records; created once on the process registry.
 struct PipelineMetrics {
   explicit PipelineMetrics(MetricRegistry& registry);
 
-  CounterFamily& calls;              // {outcome}: success | failure | invalid | not_found
+  // {preset, provider, outcome}: outcome success | failure | the gRPC code in lower case
+  // (invalid_argument, not_found, ...); preset "inline" for inline configs, "" before resolve.
+  CounterFamily& calls;
   HistogramFamily& call_seconds;     // {outcome}
   HistogramFamily& stage_seconds;    // {stage}
   CounterFamily& upstream_requests;  // {provider, status}: HTTP status or "network"
+  HistogramFamily& upstream_seconds;  // {provider}
   // Response cache (pipeline/cache).
   CounterFamily& cache_hits;         // {tier}: l1 | l2
   Counter& cache_misses;             // lookups that found nothing (bypass/refresh not counted)

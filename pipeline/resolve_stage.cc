@@ -116,11 +116,9 @@ void ResolveStage::Run(CallContext& ctx, const Next& next, Done done) const {
     std::move(done)();
     return;
   }
-  if (ctx.span) {
-    ctx.span->SetAttribute("gen_ai.system", ctx.config->provider);
-    ctx.span->SetAttribute("gen_ai.request.model", ctx.config->model);
-    if (!ctx.preset_id.empty()) ctx.span->SetAttribute("llmix.preset", ctx.preset_id);
-    ctx.span->SetAttribute("llmix.config_revision", ctx.result.config_revision);
+  if (ctx.stage_span != nullptr) {
+    ctx.stage_span->SetAttribute("llmix.preset", ctx.preset_id.empty() ? "inline" : ctx.preset_id);
+    ctx.stage_span->SetAttribute("llmix.config_revision", ctx.result.config_revision);
   }
   next(ctx, std::move(done));
 }

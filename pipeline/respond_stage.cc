@@ -25,11 +25,6 @@ void RespondStage::Run(CallContext& ctx, const Next& next, Done done) const {
         ctx.Fail(std::move(*o.error));
       }
     }
-    if (ctx.span) {
-      ctx.span->SetAttribute("gen_ai.response.model", ctx.result.model);
-      ctx.span->SetAttribute("gen_ai.usage.input_tokens", ctx.result.usage.input_tokens);
-      ctx.span->SetAttribute("gen_ai.usage.output_tokens", ctx.result.usage.output_tokens);
-    }
     std::move(done)();
   });
 }

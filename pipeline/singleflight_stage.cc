@@ -103,6 +103,10 @@ void SingleflightStage::Join(CallContext& ctx, Next next, Done done, std::string
     });
   });
 
+  if (ctx.stage_span != nullptr) {  // still this stage's span: a follower runs no later stage
+    ctx.stage_span->SetAttribute("llmix.singleflight.role",
+                                 std::string(leader ? "leader" : "follower"));
+  }
   if (leader) {
     wait->leader = true;
     Done leader_done = std::move(wait->done);

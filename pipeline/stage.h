@@ -35,6 +35,8 @@ class Stage {
   virtual ~Stage() = default;
   // Short lower_snake name; the span is "llmix.<name>".
   virtual std::string_view name() const = 0;
+  // The kind of the stage's span: kClient for the stage that talks to the provider.
+  virtual SpanKind span_kind() const { return SpanKind::kInternal; }
   virtual void Run(CallContext& ctx, const Next& next, Done done) const = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "sidecar/prometheus_text.h"
 
 namespace llmix::sidecar {
 
@@ -24,8 +25,8 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
   return true;
 }
 
-AdminServer::AdminServer(std::function<bool()> ready)
-    : ready_(std::move(ready)), server_(std::make_unique<httplib::Server>()) {}
+AdminServer::AdminServer(Handlers handlers)
+    : handlers_(std::move(handlers)), server_(std::make_unique<httplib::Server>()) {}
 
 AdminServer::~AdminServer() { Stop(); }
 
@@ -62,11 +63,21 @@ absl::StatusOr<std::string> AdminServer::Start(const std::string& address) {
     res.set_content("{\"status\":\"ok\"}\n", "application/json");
   });
   server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    const bool ready = ready_();
+    const bool ready = handlers_.ready();
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"not ready\"}\n",
                     "application/json");
   });
+  if (handlers_.metrics) {
+    server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(handlers_.metrics(), std::string(kPrometheusContentType).c_str());
+    });
+  }
+  if (handlers_.config) {
+    server_->Get("/config", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(handlers_.config(), "application/json");
+    });
+  }
   return ListenInBackground(*server_, address, "--admin-listen", &thread_);
 }
 

@@ -1,5 +1,6 @@
-// The admin HTTP listener: /healthz (process alive), /readyz (serving and not draining).
-// Read-only; never runs LLM calls. Runs its own thread. Thread-safe.
+// The admin HTTP listener: /healthz (process alive), /readyz (serving and not draining),
+// /metrics (Prometheus text) and /config (the active revision, read-only JSON). Never runs LLM
+// calls. Runs its own thread. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -17,7 +18,12 @@ namespace llmix::sidecar {
 
 class AdminServer {
  public:
-  explicit AdminServer(std::function<bool()> ready);
+  struct Handlers {
+    std::function<bool()> ready;
+    std::function<std::string()> metrics;  // Prometheus text; null: 404
+    std::function<std::string()> config;   // JSON; null: 404
+  };
+  explicit AdminServer(Handlers handlers);
   ~AdminServer();
 
   // Binds `address` ("host:port"; port 0 picks a free one) and starts serving.
@@ -26,7 +32,7 @@ class AdminServer {
   void Stop();
 
  private:
-  std::function<bool()> ready_;
+  Handlers handlers_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/util/time_util.h"
+#include "pipeline/call_telemetry.h"
 #include "sidecar/proto_mapping.h"
 
 namespace llmix::sidecar {
@@ -17,11 +18,19 @@ struct CallJob {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-std::string OutcomeLabel(const pipeline::CallContext& ctx) {
-  if (!ctx.status.ok()) {
-    return absl::AsciiStrToLower(absl::StatusCodeToString(ctx.status.code()));
+// Transport attributes of the call span, from its name: "pkg.Service/Method" is a gRPC call,
+// "METHOD /route" an HTTP one (OTel rpc.* / http.* conventions).
+void SetTransportAttributes(Span& span, std::string_view name) {
+  if (size_t sp = name.find(' '); sp != std::string_view::npos) {
+    span.SetAttribute("http.request.method", std::string(name.substr(0, sp)));
+    span.SetAttribute("http.route", std::string(name.substr(sp + 1)));
+    return;
   }
-  return ctx.result.success ? "success" : "failure";
+  span.SetAttribute("rpc.system", std::string("grpc"));
+  if (size_t slash = name.rfind('/'); slash != std::string_view::npos) {
+    span.SetAttribute("rpc.service", std::string(name.substr(0, slash)));
+    span.SetAttribute("rpc.method", std::string(name.substr(slash + 1)));
+  }
 }
 
 google::protobuf::Timestamp ToProtoTime(absl::Time t) {
@@ -124,17 +133,12 @@ void LlmixService::Execute(pipeline::CallContext& ctx, const std::string& span_n
                            std::chrono::steady_clock::time_point started,
                            absl::AnyInvocable<void(pipeline::CallContext&) &&> finish) {
   ctx.span = state_.tracer.StartSpan(span_name, &ctx.input.parent, SpanKind::kServer);
+  SetTransportAttributes(*ctx.span, span_name);
   ctx.result.trace_id = ctx.span->context().TraceIdHex();
   auto complete = [this, &ctx, started, finish = std::move(finish)]() mutable {
-    const std::string outcome = OutcomeLabel(ctx);
-    state_.metrics.calls.With({outcome}).Add();
-    state_.metrics.call_seconds.With({outcome}).Observe(
+    pipeline::RecordCallTelemetry(
+        state_, ctx,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (!ctx.status.ok()) {
-      ctx.span->SetError(std::string(ctx.status.message()));
-    } else if (ctx.result.error) {
-      ctx.span->SetError(ctx.result.error->message);
-    }
     ctx.span->End();
     std::move(finish)(ctx);
   };

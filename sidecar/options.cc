@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/logging.h"
 
 namespace llmix::sidecar {
 
@@ -97,6 +98,10 @@ const std::vector<OptionSpec>& Specs() {
        [](ServeOptions& o) -> void* { return &o.allow_link_local_upstreams; }},
       {"log-level", "LLMIX_LOG_LEVEL", Kind::kString, "debug | info | warn | error",
        [](ServeOptions& o) -> void* { return &o.log_level; }},
+      {"trace-content", "LLMIX_TRACE_CONTENT", Kind::kBool,
+       "put prompts and completions on call spans (gen_ai.prompt / gen_ai.completion; also "
+       "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true); off: spans leave the pod",
+       [](ServeOptions& o) -> void* { return &o.trace_content; }},
       {"ready-file", "LLMIX_READY_FILE", Kind::kString,
        "Write the bound addresses as JSON here once serving (for scripts and tests)",
        [](ServeOptions& o) -> void* { return &o.ready_file; }},
@@ -259,6 +264,11 @@ absl::StatusOr<ServeOptions> ParseServeOptions(const std::vector<std::string>& a
     if (auto st = Apply(*spec, o, value, "--" + name, false); !st.ok()) return st;
   }
   if (o.state_dir.empty()) o.state_dir = ResolveStateDir(env);
+  if (LogLevel level; !ParseLogLevel(o.log_level, &level)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--log-level / LLMIX_LOG_LEVEL: expected debug, info, warn or error, got \"",
+        o.log_level, "\""));
+  }
   if (o.grpc_listen.empty()) {
     o.grpc_listen = {"unix://" + o.state_dir + "/llmix.sock", "127.0.0.1:7070"};
   }

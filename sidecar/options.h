@@ -35,6 +35,7 @@ struct ServeOptions {
   std::string ca_file;
   bool allow_link_local_upstreams = false;  // SSRF guard off (README "Providers")
   std::string log_level = "info";
+  bool trace_content = false;  // prompts/completions on spans (README "Observability")
   std::string ready_file;  // JSON with the bound addresses, written once serving
   // Resilience (README "Resilience"); defaults are LLMix's.
   int max_retries = 3;

@@ -25,12 +25,25 @@
 #include "sidecar/front_door.h"
 #include "sidecar/cache_setup.h"
 #include "sidecar/grpc_service.h"
+#include "sidecar/prometheus_text.h"
 #include "sidecar/resilience_setup.h"
+#include "sidecar/telemetry_setup.h"
 #include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
 
 namespace {
+
+// "https://user@api.example.com:8443/v1" -> "api.example.com:8443": a bounded, secret-free
+// label (base URLs come from config; the scheme and path add nothing).
+std::string UpstreamLabel(const std::string& base_url) {
+  if (base_url.empty()) return "default";
+  std::string rest = base_url;
+  if (size_t s = rest.find("://"); s != std::string::npos) rest = rest.substr(s + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  return rest;
+}
 
 LogLevel LevelOf(const std::string& text) {
   LogLevel level = LogLevel::kInfo;
@@ -72,6 +85,9 @@ Sidecar::Sidecar(ServeOptions options, const Env& env)
 Sidecar::~Sidecar() { Drain(); }
 
 absl::Status Sidecar::Start() {
+  auto tracing = TracingSetup::Create(env_, metrics_, logger_);
+  if (!tracing.ok()) return tracing.status();
+  tracing_ = *std::move(tracing);
   pipeline_metrics_ = std::make_unique<pipeline::PipelineMetrics>(metrics_);
   service_metrics_ = std::make_unique<ServiceMetrics>(metrics_);
   adapters::DispatcherOptions dopts;
@@ -110,7 +126,11 @@ absl::Status Sidecar::Start() {
   popts.default_timeout = absl::Milliseconds(options_.default_timeout_ms);
   popts.max_messages = options_.max_messages;
   popts.max_request_bytes = options_.max_request_bytes;
-  state_.reset(new pipeline::PipelineState{popts, clock_, env_, logger_, tracer_,
+  popts.trace_content =
+      options_.trace_content ||
+      absl::AsciiStrToLower(env_.Get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+                                .value_or("")) == "true";
+  state_.reset(new pipeline::PipelineState{popts, clock_, env_, logger_, tracing_->tracer(),
                                            *pipeline_metrics_, *dispatcher_, {}});
   if (auto st = InstallCaches(options_, *state_); !st.ok()) return st;
   pool_ = std::make_unique<WorkerPool>(options_.workers, options_.queue_size);
@@ -166,7 +186,12 @@ absl::Status Sidecar::Start() {
   }
   for (const std::string& path : unix_sockets_) chmod(path.c_str(), 0660);
 
-  admin_ = std::make_unique<AdminServer>([this] { return service_ && !service_->draining(); });
+  RegisterStateGauges();
+  AdminServer::Handlers admin_handlers;
+  admin_handlers.ready = [this] { return service_ && !service_->draining(); };
+  admin_handlers.metrics = [this] { return RenderPrometheusText(metrics_); };
+  admin_handlers.config = [this] { return ConfigJson(); };
+  admin_ = std::make_unique<AdminServer>(std::move(admin_handlers));
   auto admin = admin_->Start(options_.admin_listen);
   if (!admin.ok()) return admin.status();
   admin_address_ = *admin;
@@ -255,6 +280,84 @@ void Sidecar::OnSnapshot(absl::StatusOr<std::shared_ptr<const registry::Snapshot
                                           {"presets", static_cast<int64_t>(s.presets.size())}});
 }
 
+void Sidecar::RegisterStateGauges() {
+  pipeline::PipelineState* state = state_.get();
+  WorkerPool* pool = pool_.get();
+  LlmixService* service = service_.get();
+  metrics_.AddCallbackGauge(
+      "llmix_breaker_state",
+      "Circuit breaker state per provider and upstream host: 0 closed, 1 half-open, 2 open.",
+      {"provider", "upstream"}, [state]() {
+        std::vector<GaugeSample> out;
+        for (resilience::CircuitBreaker* b : state->resilience->breakers().All()) {
+          const resilience::CircuitState s = b->state();
+          const double v = s == resilience::CircuitState::kOpen       ? 2
+                           : s == resilience::CircuitState::kHalfOpen ? 1
+                                                                      : 0;
+          out.push_back({{b->provider(), UpstreamLabel(b->base_url())}, v});
+        }
+        return out;
+      });
+  metrics_.AddCallbackGauge("llmix_aimd_limit",
+                            "Adaptive (AIMD) concurrency window per provider.", {"provider"},
+                            [state]() {
+                              std::vector<GaugeSample> out;
+                              for (const auto& [p, sem] : state->resilience->limiters().All()) {
+                                out.push_back({{p}, static_cast<double>(sem->window())});
+                              }
+                              return out;
+                            });
+  metrics_.AddCallbackGauge(
+      "llmix_key_pool_keys", "API keys per provider pool by state (alive | dead).",
+      {"provider", "state"}, [state]() {
+        std::vector<GaugeSample> out;
+        for (const auto& [p, keys] : state->resilience->keys().All()) {
+          const double alive = static_cast<double>(keys->alive_count());
+          out.push_back({{p, "alive"}, alive});
+          out.push_back({{p, "dead"}, static_cast<double>(keys->total_count()) - alive});
+        }
+        return out;
+      });
+  metrics_.AddCallbackGauge("llmix_worker_queue_depth", "Calls waiting for a worker thread.", {},
+                            [pool]() -> std::vector<GaugeSample> {
+                              return {{{}, static_cast<double>(pool->queue_depth())}};
+                            });
+  metrics_.AddCallbackGauge("llmix_worker_queue_capacity",
+                            "Calls that may wait for a worker before RESOURCE_EXHAUSTED.", {},
+                            [pool]() -> std::vector<GaugeSample> {
+                              return {{{}, static_cast<double>(pool->capacity())}};
+                            });
+  metrics_.AddCallbackGauge(
+      "llmix_config_info", "The active registry revision (value 1; empty when none is loaded).",
+      {"revision"}, [state]() -> std::vector<GaugeSample> {
+        return {{{state->snapshots.Get()->revision}, 1.0}};
+      });
+  metrics_.AddCallbackGauge("llmix_draining", "1 once SIGTERM started a graceful drain.", {},
+                            [service]() -> std::vector<GaugeSample> {
+                              return {{{}, service->draining() ? 1.0 : 0.0}};
+                            });
+}
+
+std::string Sidecar::ConfigJson() const {
+  auto snapshot = state_->snapshots.Get();
+  nlohmann::json j = {{"revision", snapshot->revision},
+                      {"manifest_sha256", snapshot->manifest_sha256},
+                      {"registry_dir", options_.registry_dir}};
+  if (snapshot->loaded_at != absl::InfinitePast()) {
+    j["loaded_at"] = absl::FormatTime(absl::RFC3339_full, snapshot->loaded_at, absl::UTCTimeZone());
+  }
+  std::vector<const registry::Preset*> presets;
+  for (const auto& [id, p] : snapshot->presets) presets.push_back(p.get());
+  std::sort(presets.begin(), presets.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  j["presets"] = nlohmann::json::array();
+  for (const registry::Preset* p : presets) {
+    j["presets"].push_back({{"id", p->id}, {"provider", p->config.provider}, {"model", p->config.model}});
+  }
+  auto [at, error] = reload_status_->Get();
+  j["last_reload_error"] = error;
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 void Sidecar::ReloadNow() {
   if (watcher_) watcher_->CheckNow();
 }
@@ -298,6 +401,9 @@ void Sidecar::Drain() {
   if (admin_) admin_->Stop();
   for (const std::string& path : unix_sockets_) unlink(path.c_str());
   grpc_server_.reset();
+  // The last calls' spans go out before the process exits (bounded: a dead collector does
+  // not hold the exit).
+  if (tracing_) tracing_->Shutdown(absl::Seconds(2));
   logger_.Info("stopped");
 }
 

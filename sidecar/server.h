@@ -40,6 +40,7 @@ class BearerAuth;
 class FrontDoor;
 class LlmixService;
 class ReloadStatus;
+class TracingSetup;
 class WorkerPool;
 struct ServiceMetrics;
 
@@ -63,13 +64,16 @@ class Sidecar {
   absl::Status WriteReadyFile() const;
   absl::Status StartRegistry();  // bad trust settings are a startup error
   void OnSnapshot(absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snapshot);
+  // Gauges read at scrape time: breakers, AIMD windows, key pools, worker queue, revision.
+  void RegisterStateGauges();
+  std::string ConfigJson() const;
 
   ServeOptions options_;
   const Env& env_;
   SystemClock clock_;
   Logger logger_;
-  NoopTracer tracer_;
   MetricRegistry metrics_;
+  std::unique_ptr<TracingSetup> tracing_;
   std::unique_ptr<pipeline::PipelineMetrics> pipeline_metrics_;
   std::unique_ptr<ServiceMetrics> service_metrics_;
   std::unique_ptr<adapters::Dispatcher> dispatcher_;
