@@ -133,6 +133,23 @@ bool SplitUrl(const std::string& url, std::string* origin, std::string* path) {
   return true;
 }
 
+std::string UrlAuthority(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  return std::string(rest);
+}
+
+std::string UrlHost(std::string_view url) {
+  const std::string authority = UrlAuthority(url);
+  if (!authority.empty() && authority.front() == '[') {
+    return authority.substr(0, authority.find(']') + 1);
+  }
+  return authority.substr(0, authority.find(':'));
+}
+
 HttpTransport::HttpTransport(HttpTransportOptions options) : options_(std::move(options)) {}
 HttpTransport::~HttpTransport() = default;
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -80,5 +81,9 @@ class HttpTransport {
 
 // Splits "scheme://host[:port]/path" into origin ("scheme://host:port") and path ("/path").
 bool SplitUrl(const std::string& url, std::string* origin, std::string* path);
+// "scheme://[user@]host[:port]/..." -> "host[:port]" (never the userinfo); empty without "://".
+std::string UrlAuthority(std::string_view url);
+// The host alone ("[::1]" for IPv6 literals), as OpenTelemetry's `server.address`.
+std::string UrlHost(std::string_view url);
 
 }  // namespace llmix::adapters

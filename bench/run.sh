@@ -81,18 +81,30 @@ PROXY_PID=${pids[-1]}
 wait_http "http://127.0.0.1:$UP/"; wait_http "http://127.0.0.1:$PROXY/"
 
 # ---- the sidecar: gRPC + front door, real upstream calls to the fake ----
+# A second sidecar exports every span (sampler always_on) over OTLP/HTTP to an nginx that
+# answers 200, to measure tracing on vs off (`grpc-miss-traced`).
+COLLECTOR=$(free_port)
+nginx_conf collector "server { listen 127.0.0.1:$COLLECTOR; location / { return 200; } }"
+wait_http "http://127.0.0.1:$COLLECTOR/"
 GRPC=$(free_port); HTTP=$(free_port); ADMIN=$(free_port)
-start_sidecar() {  # extra command prefix (e.g. valgrind), ready file
-  env OPENAI_BASE_URL="http://127.0.0.1:$UP/v1" OPENAI_API_KEY=sk-bench-not-a-real-key-0000 \
-    $1 "$SIDECAR" serve --grpc-listen "127.0.0.1:$GRPC" --http-listen "127.0.0.1:$HTTP" \
-    --admin-listen "127.0.0.1:$ADMIN" --state-dir "$work/state" --max-retries 0 --log-level warn \
-    --ready-file "$2" >"$work/sidecar.log" 2>&1 &
+TGRPC=$(free_port); THTTP=$(free_port); TADMIN=$(free_port)
+TRACE_ENV=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$COLLECTOR" OTEL_TRACES_SAMPLER=always_on
+           OTEL_BSP_SCHEDULE_DELAY=200 OTEL_BSP_MAX_QUEUE_SIZE=65536)
+start_sidecar() {  # command prefix (e.g. valgrind), ready file, grpc port, http port, admin port, env...
+  local prefix=$1 ready=$2 grpc=$3 http=$4 admin=$5
+  shift 5
+  env OPENAI_BASE_URL="http://127.0.0.1:$UP/v1" OPENAI_API_KEY=sk-bench-not-a-real-key-0000 "$@" \
+    $prefix "$SIDECAR" serve --grpc-listen "127.0.0.1:$grpc" --http-listen "127.0.0.1:$http" \
+    --admin-listen "127.0.0.1:$admin" --state-dir "$work/state-$grpc" --max-retries 0 --log-level warn \
+    --ready-file "$ready" >"$work/sidecar-$grpc.log" 2>&1 &
   SIDECAR_PID=$!
   pids+=($SIDECAR_PID)
-  for _ in $(seq 600); do [ -s "$2" ] && return 0; sleep 0.1; done
-  echo "bench: sidecar did not start; log:" >&2; cat "$work/sidecar.log" >&2; return 1
+  for _ in $(seq 600); do [ -s "$ready" ] && return 0; sleep 0.1; done
+  echo "bench: sidecar did not start; log:" >&2; cat "$work/sidecar-$grpc.log" >&2; return 1
 }
-start_sidecar "" "$work/ready.json"
+start_sidecar "" "$work/traced.json" "$TGRPC" "$THTTP" "$TADMIN" "${TRACE_ENV[@]}"
+TRACED_PID=$SIDECAR_PID
+start_sidecar "" "$work/ready.json" "$GRPC" "$HTTP" "$ADMIN"
 
 # ---- Portkey ----
 PORTKEY=""
@@ -134,6 +146,7 @@ run_load() {  # target, connections -> JSON line
                   --header "x-llmix-cache-mode: bypass" "${common[@]}" ;;
     grpc-miss) "$LOAD" --grpc "127.0.0.1:$GRPC" --request "$work/miss.json" "${common[@]}" ;;
     grpc-hit) "$LOAD" --grpc "127.0.0.1:$GRPC" --request "$work/hit.json" "${common[@]}" ;;
+    grpc-miss-traced) "$LOAD" --grpc "127.0.0.1:$TGRPC" --request "$work/miss.json" "${common[@]}" ;;
     portkey) "$LOAD" --http "http://127.0.0.1:$PORTKEY/v1/chat/completions" --body "$work/body.json" \
                --header "x-portkey-provider: openai" --header "x-portkey-custom-host: http://127.0.0.1:$UP/v1" \
                --header "Authorization: Bearer sk-bench-not-a-real-key-0000" "${common[@]}" ;;
@@ -141,10 +154,11 @@ run_load() {  # target, connections -> JSON line
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], 0))" "$1" "$2"; }
 
-targets=(direct nginx front-door grpc-miss grpc-hit)
+targets=(direct nginx front-door grpc-miss grpc-miss-traced grpc-hit)
 [ -n "$PORTKEY" ] && targets+=(portkey)
 declare -A idle_rss load_rss
 idle_rss[nginx]=$(rss_kb "$PROXY_PID"); idle_rss[sidecar]=$(rss_kb "$SIDECAR_PID")
+idle_rss[sidecar-traced]=$(rss_kb "$TRACED_PID")
 [ -n "$PORTKEY" ] && idle_rss[portkey]=$(rss_kb "$PORTKEY_PID")
 
 echo "## llmix-sidecar bench — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s per cell"
@@ -159,7 +173,8 @@ for c in $CONNECTIONS; do
     # RSS under load: sampled right after the 64-connection (or last) run of each proxy.
     case $t in
       nginx) load_rss[nginx]=$(rss_kb "$PROXY_PID") ;;
-      front-door|grpc-*) load_rss[sidecar]=$(rss_kb "$SIDECAR_PID") ;;
+      front-door|grpc-miss|grpc-hit) load_rss[sidecar]=$(rss_kb "$SIDECAR_PID") ;;
+      grpc-miss-traced) load_rss[sidecar-traced]=$(rss_kb "$TRACED_PID") ;;
       portkey) load_rss[portkey]=$(rss_kb "$PORTKEY_PID") ;;
     esac
     p50=$(field "$out" p50_us); p99=$(field "$out" p99_us)
@@ -170,39 +185,68 @@ done
 echo
 echo "| process | RSS idle (MiB) | RSS after load (MiB) |"
 echo "|---|---:|---:|"
-for p in nginx sidecar portkey; do
+for p in nginx sidecar sidecar-traced portkey; do
   [ -n "${idle_rss[$p]:-}" ] || continue
   printf '| %s | %.1f | %.1f |\n' "$p" "$(echo "${idle_rss[$p]}/1024" | bc -l)" "$(echo "${load_rss[$p]:-0}/1024" | bc -l)"
 done
 
 # ---- instructions per call (callgrind): stable even on a noisy machine ----
-if [[ $SKIP != *" callgrind "* ]]; then
-  kill "$SIDECAR_PID" 2>/dev/null; wait "$SIDECAR_PID" 2>/dev/null || true
-  rm -f "$work/ready2.json"
-  start_sidecar "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$work/callgrind.out" "$work/ready2.json"
-  "$LOAD" --grpc "127.0.0.1:$GRPC" --request "$work/miss.json" --connections 1 --duration-s 60 --max-requests 1 --warmup 20 >/dev/null
-  calls=${BENCH_CALLGRIND_CALLS:-200}
-  for kind in miss hit; do
+# Counts every thread of the process, so the traced figure includes the export thread.
+wait_exported() {  # admin port: until the export queue is empty and the counts settle (<= 30 s)
+  local prev="" now
+  for _ in $(seq 300); do
+    now=$(curl -s "http://127.0.0.1:$1/metrics" | awk '/^llmix_trace_export_queue_spans / {q=$2}
+      /^llmix_trace_spans_total/ {t+=$2} END {print q "/" t}')
+    [ "${now%%/*}" = 0 ] && [ "$now" = "$prev" ] && return 0
+    prev=$now; sleep 0.1
+  done
+}
+cg_measure() {  # out-file tag, grpc port, "kind:request-file ...", env...
+  local tag=$1 grpc=$2 kinds=$3
+  shift 3
+  rm -f "$work/ready-$tag.json"
+  local admin
+  admin=$(free_port)
+  start_sidecar "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$work/callgrind-$tag.out" \
+    "$work/ready-$tag.json" "$grpc" "$(free_port)" "$admin" "$@"
+  "$LOAD" --grpc "127.0.0.1:$grpc" --request "$work/miss.json" --connections 1 --duration-s 60 --max-requests 1 --warmup 20 >/dev/null
+  local kv kind req
+  for kv in $kinds; do
+    kind=${kv%%:*}; req=${kv#*:}
     callgrind_control --instr=on "$SIDECAR_PID" >/dev/null 2>&1
-    "$LOAD" --grpc "127.0.0.1:$GRPC" --request "$work/$kind.json" --connections 1 --duration-s 120 \
+    "$LOAD" --grpc "127.0.0.1:$grpc" --request "$work/$req.json" --connections 1 --duration-s 120 \
       --max-requests "$calls" --warmup 0 >/dev/null
+    [ "$tag" = traced ] && wait_exported "$admin"
     callgrind_control --instr=off "$SIDECAR_PID" >/dev/null 2>&1
     callgrind_control --dump="$kind" "$SIDECAR_PID" >/dev/null 2>&1
     callgrind_control --zero "$SIDECAR_PID" >/dev/null 2>&1
   done
-  # Dumps are written asynchronously by the valgrind'ed process: wait for both (bounded).
+  # Dumps are written asynchronously by the valgrind'ed process: wait for them (bounded).
+  local want
+  want=$(echo "$kinds" | wc -w)
   for _ in $(seq 300); do
-    [ "$(grep -l "^desc: Trigger: dump \(miss\|hit\)" "$work"/callgrind.out* 2>/dev/null | wc -l)" -ge 2 ] && break
+    [ "$(grep -l "^desc: Trigger: dump " "$work"/callgrind-"$tag".out* 2>/dev/null | wc -l)" -ge "$want" ] && break
     sleep 0.1
   done
+  kill "$SIDECAR_PID" 2>/dev/null; wait "$SIDECAR_PID" 2>/dev/null || true
+}
+if [[ $SKIP != *" callgrind "* ]]; then
+  calls=${BENCH_CALLGRIND_CALLS:-200}
+  kill "$SIDECAR_PID" "$TRACED_PID" 2>/dev/null; wait "$SIDECAR_PID" "$TRACED_PID" 2>/dev/null || true
+  cg_measure plain "$GRPC" "miss:miss hit:hit"
+  cg_measure traced "$TGRPC" "miss-traced:miss" "${TRACE_ENV[@]}"
   echo
   echo "| sidecar path | instructions per call (callgrind, $calls calls) |"
   echo "|---|---:|"
-  for kind in miss hit; do
-    f=$(grep -l "^desc: Trigger: dump $kind" "$work"/callgrind.out* 2>/dev/null | head -1 || true)
+  for kind in miss miss-traced hit; do
+    f=$(grep -l "^desc: Trigger: dump $kind\$" "$work"/callgrind-*.out* 2>/dev/null | head -1 || true)
     [ -n "$f" ] || continue
     total=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}' || true)
-    echo "| gRPC Call, cache $kind | $((total / calls)) |"
+    case $kind in
+      miss-traced) label="gRPC Call, cache miss, every span exported" ;;
+      *) label="gRPC Call, cache $kind" ;;
+    esac
+    echo "| $label | $((total / calls)) |"
     cp "$f" "$work/cg-$kind.out"
   done
   if [ -f "$work/cg-miss.out" ]; then

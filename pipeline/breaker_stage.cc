@@ -20,7 +20,8 @@ void BreakerStage::Run(CallContext& ctx, const Next& next, Done done) const {
   const absl::Status admitted = breaker.Check(&probe);
   if (ctx.stage_span != nullptr) {
     ctx.stage_span->SetAttribute(
-        "llmix.breaker.state", absl::AsciiStrToLower(std::string(resilience::CircuitStateName(breaker.state()))));
+        "llmix.breaker.state",
+        absl::AsciiStrToLower(std::string(resilience::CircuitStateName(breaker.state()))));
     if (probe) ctx.stage_span->SetAttribute("llmix.breaker.probe", true);
   }
   if (const absl::Status& st = admitted; !st.ok()) {

@@ -9,7 +9,7 @@ namespace {
 void Hit(CallContext& ctx, Span* span, std::string content, CacheTier tier) {
   if (span != nullptr) {
     span->SetAttribute("llmix.cache.hit", true);
-    span->SetAttribute("llmix.cache.tier", std::string(tier == CacheTier::kL1 ? "l1" : "l2"));
+    span->SetAttribute("llmix.cache.tier", std::string(CacheTierName(tier)));
   }
   ctx.result.success = true;
   ctx.result.content = std::move(content);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -24,6 +25,10 @@ namespace llmix::pipeline {
 
 enum class CacheMode { kDefault, kBypass, kRefresh };
 enum class CacheTier { kNone, kL1, kL2 };
+// "l1", "l2", "none": the label of metrics, span attributes and the x-llmix-cache header.
+constexpr std::string_view CacheTierName(CacheTier tier) {
+  return tier == CacheTier::kL1 ? "l1" : tier == CacheTier::kL2 ? "l2" : "none";
+}
 
 // What the transport hands to the pipeline, already mapped to LLMix's JSON shapes.
 struct CallInput {

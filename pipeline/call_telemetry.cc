@@ -5,22 +5,6 @@
 
 namespace llmix::pipeline {
 
-namespace {
-
-std::string_view TierName(CacheTier tier) {
-  switch (tier) {
-    case CacheTier::kL1:
-      return "l1";
-    case CacheTier::kL2:
-      return "l2";
-    case CacheTier::kNone:
-      break;
-  }
-  return "none";
-}
-
-}  // namespace
-
 std::string CallOutcome(const CallContext& ctx) {
   if (!ctx.status.ok()) {
     return absl::AsciiStrToLower(absl::StatusCodeToString(ctx.status.code()));
@@ -47,7 +31,7 @@ void RecordCallTelemetry(const PipelineState& state, CallContext& ctx, double se
     span->SetAttribute("llmix.preset", preset);
     span->SetAttribute("llmix.config_revision", r.config_revision);
     span->SetAttribute("llmix.cache.hit", r.cache_tier != CacheTier::kNone);
-    span->SetAttribute("llmix.cache.tier", std::string(TierName(r.cache_tier)));
+    span->SetAttribute("llmix.cache.tier", std::string(CacheTierName(r.cache_tier)));
     span->SetAttribute("llmix.attempts", int64_t{r.attempts});
   }
   if (r.success) {

@@ -2,25 +2,11 @@
 
 #include <chrono>
 
+#include "adapters/http_transport.h"
 #include "common/provider_catalog.h"
 #include "pipeline/provider_kwargs.h"
 
 namespace llmix::pipeline {
-
-namespace {
-
-// "https://api.openai.com/v1" -> "api.openai.com" (no userinfo, no port).
-std::string UrlHost(std::string_view url) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return "";
-  std::string_view rest = url.substr(scheme + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-  if (!rest.empty() && rest.front() == '[') return std::string(rest.substr(0, rest.find(']') + 1));
-  return std::string(rest.substr(0, rest.find(':')));
-}
-
-}  // namespace
 
 void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
   const registry::LlmConfig& cfg = *ctx.config;
@@ -44,7 +30,8 @@ void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
     }
   }
   if (const ProviderInfo* info = FindProvider(cfg.provider);
-      info != nullptr && info->protocol == WireProtocol::kOpenAiChat && !req.provider_options.is_null()) {
+      info != nullptr && info->protocol == WireProtocol::kOpenAiChat &&
+      !req.provider_options.is_null()) {
     // LLMix filterOpenAIProviderOptions: textVerbosity only for models that support it.
     req.provider_options = FilterOpenAiProviderOptions(cfg.model, req.provider_options).options;
   }
@@ -66,7 +53,7 @@ void DispatchStage::Run(CallContext& ctx, const Next& next, Done done) const {
     span->SetAttribute("llmix.attempt", int64_t{ctx.result.attempts});
     span->SetAttribute("gen_ai.system", cfg.provider);
     span->SetAttribute("gen_ai.request.model", cfg.model);
-    if (std::string host = UrlHost(ctx.base_url); !host.empty()) {
+    if (std::string host = adapters::UrlHost(ctx.base_url); !host.empty()) {
       span->SetAttribute("server.address", std::move(host));
     }
     if (!o.network_error) span->SetAttribute("http.response.status_code", int64_t{o.http_status});

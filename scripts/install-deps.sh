@@ -2,6 +2,8 @@
 # Installs exactly what llmix-sidecar needs to build, test and run on Debian 12 (bookworm).
 # Idempotent: packages already present are skipped, and `apt-get update` runs at most once.
 # Works on a bare `debootstrap --variant=minbase bookworm` root (the compiler and CMake included).
+#   ./scripts/install-deps.sh          what building and running need
+#   ./scripts/install-deps.sh --test   plus what only the tests need (scripts/test.sh)
 set -euo pipefail
 
 PKGS=(
@@ -18,6 +20,11 @@ PKGS=(
   # curl for the shell example
   nodejs npm python3-grpcio python3-protobuf curl
 )
+if [ "${1:-}" = "--test" ]; then
+  # promtool (tests/e2e/observability_e2e_test checks /metrics with `promtool check metrics`);
+  # Debian ships it only inside the prometheus package.
+  PKGS+=(prometheus)
+fi
 
 # Node may come from elsewhere (e.g. NodeSource's nodejs bundles npm, and conflicts with
 # Debian's npm): a working command is enough.

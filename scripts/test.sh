@@ -5,7 +5,7 @@
 #   ./scripts/test.sh -R regex   only matching tests (extra args go to ctest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-deps.sh
+./scripts/install-deps.sh --test
 start=$(date +%s)
 ./scripts/build.sh
 echo "build: $(( $(date +%s) - start )) s"

@@ -27,14 +27,6 @@ void SendError(httplib::Response& res, const OpenAiError& error) {
   SendJson(res, error.http_status, ErrorBody(error));
 }
 
-const char* TierName(pipeline::CacheTier tier) {
-  switch (tier) {
-    case pipeline::CacheTier::kL1: return "l1";
-    case pipeline::CacheTier::kL2: return "l2";
-    default: return "none";
-  }
-}
-
 }  // namespace
 
 FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth,
@@ -95,7 +87,7 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
       return;
     }
     res.set_header("x-llmix-trace-id", ctx.result.trace_id);
-    res.set_header("x-llmix-cache", TierName(ctx.result.cache_tier));
+    res.set_header("x-llmix-cache", std::string(pipeline::CacheTierName(ctx.result.cache_tier)));
     res.set_header("x-llmix-config-revision", ctx.result.config_revision);
     if (!ctx.result.provider.empty()) res.set_header("x-llmix-provider", ctx.result.provider);
     res.set_header("x-llmix-attempts", std::to_string(ctx.result.attempts));

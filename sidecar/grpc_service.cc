@@ -156,7 +156,8 @@ void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallR
 
   const auto& md = context->client_metadata();
   if (auto it = md.find("traceparent"); it != md.end()) {
-    ctx.input.parent = SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
+    ctx.input.parent =
+        SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
   }
   const auto deadline = context->deadline();
   if (deadline != std::chrono::system_clock::time_point::max()) {

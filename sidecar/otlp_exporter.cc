@@ -1,5 +1,6 @@
 #include "sidecar/otlp_exporter.h"
 
+#include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
@@ -12,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "adapters/http_transport.h"
 #include "common/js_text.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
@@ -148,9 +150,12 @@ class GrpcExporter final : public SpanExporter {
       if (aborted_) return false;
       current_ = &ctx;
     }
+    google::protobuf::Arena arena;
+    auto* req = google::protobuf::Arena::CreateMessage<
+        otlp::collector::trace::v1::ExportTraceServiceRequest>(&arena);
+    FillOtlpRequest(batch, settings_.resource, scope_version_, req);
     otlp::collector::trace::v1::ExportTraceServiceResponse resp;
-    const grpc::Status st =
-        stub_->Export(&ctx, ToOtlpRequest(batch, settings_.resource, scope_version_), &resp);
+    const grpc::Status st = stub_->Export(&ctx, *req, &resp);
     std::lock_guard<std::mutex> l(mu_);
     current_ = nullptr;
     return st.ok();
@@ -196,8 +201,14 @@ class HttpExporter final : public SpanExporter {
     client_.set_connection_timeout(budget);
     client_.set_read_timeout(budget);
     client_.set_write_timeout(budget);
-    const std::string body =
-        ToOtlpRequest(batch, settings_.resource, scope_version_).SerializeAsString();
+    std::string body;
+    {
+      google::protobuf::Arena arena;
+      auto* req = google::protobuf::Arena::CreateMessage<
+          otlp::collector::trace::v1::ExportTraceServiceRequest>(&arena);
+      FillOtlpRequest(batch, settings_.resource, scope_version_, req);
+      req->SerializeToString(&body);
+    }
     auto res = client_.Post(path_.c_str(), headers_, body, "application/x-protobuf");
     return res && res->status >= 200 && res->status < 300;
   }
@@ -217,17 +228,6 @@ class HttpExporter final : public SpanExporter {
   std::mutex mu_;
   bool aborted_ = false;
 };
-
-// "http://h:p/x/y" -> ("http://h:p", "/x/y"); false when not an http(s) URL with a host.
-bool SplitUrl(const std::string& url, std::string* origin, std::string* path) {
-  const bool https = absl::StartsWith(url, "https://");
-  if (!https && !absl::StartsWith(url, "http://")) return false;
-  const size_t host_start = https ? 8 : 7;
-  const size_t slash = url.find('/', host_start);
-  *origin = url.substr(0, slash);
-  *path = slash == std::string::npos ? "/" : url.substr(slash);
-  return origin->size() > host_start;
-}
 
 }  // namespace
 
@@ -260,9 +260,13 @@ absl::StatusOr<std::optional<OtlpSettings>> OtlpSettingsFromEnv(const Env& env,
   if (!specific && !generic) return std::nullopt;
   const auto& [var, url] = specific ? *specific : *generic;
   std::string origin, path;
-  if (!SplitUrl(url, &origin, &path)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(var, ": expected an http:// or https:// URL, got \"", url, "\""));
+  if (!adapters::SplitUrl(url, &origin, &path)) {
+    // A URL with userinfo is refused without being echoed (it holds a password).
+    const bool userinfo = url.find('@') != std::string::npos;
+    return absl::InvalidArgumentError(absl::StrCat(
+        var, ": expected http(s)://host[:port][/path]",
+        userinfo ? " without user:password@ (send credentials in OTEL_EXPORTER_OTLP_HEADERS)"
+                 : absl::StrCat(", got \"", url, "\"")));
   }
   s.endpoint = url;
   if (!specific && s.protocol == OtlpProtocol::kHttpProtobuf) {
@@ -346,7 +350,15 @@ otlp::collector::trace::v1::ExportTraceServiceRequest ToOtlpRequest(
     const std::vector<std::pair<std::string, std::string>>& resource,
     std::string_view scope_version) {
   otlp::collector::trace::v1::ExportTraceServiceRequest req;
-  auto* rs = req.add_resource_spans();
+  FillOtlpRequest(batch, resource, scope_version, &req);
+  return req;
+}
+
+void FillOtlpRequest(const std::vector<SpanData>& batch,
+                     const std::vector<std::pair<std::string, std::string>>& resource,
+                     std::string_view scope_version,
+                     otlp::collector::trace::v1::ExportTraceServiceRequest* out) {
+  auto* rs = out->add_resource_spans();
   for (const auto& [k, v] : resource) {
     auto* kv = rs->mutable_resource()->add_attributes();
     kv->set_key(k);
@@ -355,6 +367,7 @@ otlp::collector::trace::v1::ExportTraceServiceRequest ToOtlpRequest(
   auto* ss = rs->add_scope_spans();
   ss->mutable_scope()->set_name("llmix-sidecar");
   ss->mutable_scope()->set_version(std::string(scope_version));
+  ss->mutable_spans()->Reserve(static_cast<int>(batch.size()));
   for (const SpanData& d : batch) {
     auto* span = ss->add_spans();
     span->set_trace_id(d.context.trace_id.data(), d.context.trace_id.size());
@@ -381,13 +394,12 @@ otlp::collector::trace::v1::ExportTraceServiceRequest ToOtlpRequest(
       span->mutable_status()->set_message(ValidUtf8(d.error_message));
     }
   }
-  return req;
 }
 
 absl::StatusOr<std::unique_ptr<SpanExporter>> MakeOtlpExporter(const OtlpSettings& settings,
                                                                std::string_view scope_version) {
   std::string origin, path;
-  if (!SplitUrl(settings.endpoint, &origin, &path)) {
+  if (!adapters::SplitUrl(settings.endpoint, &origin, &path)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "OTLP endpoint: expected an http:// or https:// URL, got \"", settings.endpoint, "\""));
   }

@@ -42,7 +42,13 @@ struct OtlpSettings {
 absl::StatusOr<std::optional<OtlpSettings>> OtlpSettingsFromEnv(const Env& env,
                                                                 std::string_view service_version);
 
-// The OTLP request for one batch: one ResourceSpans with `resource`, one ScopeSpans.
+// The OTLP request for one batch: one ResourceSpans with `resource`, one ScopeSpans, written
+// into `out` (the exporters allocate it on a protobuf Arena: building and freeing a batch's
+// thousands of small messages is then a few large allocations).
+void FillOtlpRequest(const std::vector<SpanData>& batch,
+                     const std::vector<std::pair<std::string, std::string>>& resource,
+                     std::string_view scope_version,
+                     opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* out);
 opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest ToOtlpRequest(
     const std::vector<SpanData>& batch,
     const std::vector<std::pair<std::string, std::string>>& resource,

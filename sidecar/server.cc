@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/dispatcher.h"
+#include "adapters/http_transport.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/cache/cache_policy.h"
 #include "pipeline/pipeline_builder.h"
@@ -37,12 +38,7 @@ namespace {
 // "https://user@api.example.com:8443/v1" -> "api.example.com:8443": a bounded, secret-free
 // label (base URLs come from config; the scheme and path add nothing).
 std::string UpstreamLabel(const std::string& base_url) {
-  if (base_url.empty()) return "default";
-  std::string rest = base_url;
-  if (size_t s = rest.find("://"); s != std::string::npos) rest = rest.substr(s + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
-  return rest;
+  return base_url.empty() ? "default" : adapters::UrlAuthority(base_url);
 }
 
 LogLevel LevelOf(const std::string& text) {

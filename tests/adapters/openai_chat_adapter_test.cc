@@ -197,5 +197,14 @@ TEST(SplitUrl, OriginAndPath) {
   EXPECT_FALSE(SplitUrl("nonsense", &origin, &path));
 }
 
+TEST(UrlHost, AuthorityAndHostNeverIncludeUserinfo) {
+  EXPECT_EQ(UrlAuthority("https://api.openai.com/v1"), "api.openai.com");
+  EXPECT_EQ(UrlAuthority("http://user:sk-secret@10.0.0.1:8080/v1?x#y"), "10.0.0.1:8080");
+  EXPECT_EQ(UrlAuthority("no-scheme"), "");
+  EXPECT_EQ(UrlHost("http://user:sk-secret@10.0.0.1:8080/v1"), "10.0.0.1");
+  EXPECT_EQ(UrlHost("http://[::1]:4000/v1"), "[::1]");
+  EXPECT_EQ(UrlHost("https://example.com"), "example.com");
+}
+
 }  // namespace
 }  // namespace llmix::adapters
