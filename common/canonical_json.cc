@@ -1,7 +1,5 @@
 #include "common/canonical_json.h"
 
-#include "common/js_text.h"
-
 #include <openssl/evp.h>
 #include <unicode/coll.h>
 #include <unicode/locid.h>
@@ -12,8 +10,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "common/js_text.h"
 
 namespace llmix {
 
@@ -154,6 +155,12 @@ class CanonicalWriter {
     if (pretty_) out_.push_back('\n');
     return std::move(out_);
   }
+  // Compact layouts only: appends `value` to `out`.
+  void AppendTo(const Json& value, std::string& out) {
+    out_.swap(out);
+    Write(value, 0);
+    out_.swap(out);
+  }
 
  private:
   void Newline(int depth) {
@@ -209,6 +216,7 @@ class CanonicalWriter {
         return;
       }
       case nlohmann::json::value_t::object: {
+        if (WriteInMapOrder(v)) return;
         std::vector<Member<Json>> members = OrderedMembers(v, order_);
         if (members.empty()) {
           out_ += "{}";
@@ -232,6 +240,36 @@ class CanonicalWriter {
     out_ += "null";
   }
 
+  // nlohmann::json keeps members in byte order, which is UTF-16 code-unit order when every
+  // key is ASCII; with no array-index key among them that is already the cache order, so the
+  // members print as they are (no copy, no sort). False when the general path must run.
+  bool WriteInMapOrder(const Json& v) {
+    if constexpr (!std::is_same_v<Json, nlohmann::json>) {
+      return false;
+    } else {
+      if (order_ != KeyOrder::kCodeUnits || pretty_) return false;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        const std::string& k = it.key();
+        for (char c : k) {
+          if (static_cast<unsigned char>(c) >= 0x80) return false;
+        }
+        if (IsArrayIndexKey(k)) return false;
+      }
+      out_.push_back('{');
+      bool first = true;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (it.value().is_discarded() || it.key() == "__proto__") continue;
+        if (!first) out_.push_back(',');
+        first = false;
+        AppendJsJsonQuoted(it.key(), out_);
+        out_.push_back(':');
+        Write(it.value(), 1);
+      }
+      out_.push_back('}');
+      return true;
+    }
+  }
+
   KeyOrder order_;
   bool pretty_;
   std::string out_;
@@ -243,6 +281,12 @@ std::string JsNumberToString(double value) {
   if (std::isnan(value)) return "NaN";
   if (value == 0) return "0";  // also -0
   if (std::isinf(value)) return value < 0 ? "-Infinity" : "Infinity";
+  if (std::fabs(value) < 9007199254740992.0 && std::trunc(value) == value) {
+    // Below 2^53 every integer is exact and its shortest round-trip form is its own digits.
+    char buf[24];
+    auto res = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(value));
+    return std::string(buf, res.ptr);
+  }
   std::string out;
   if (value < 0) {
     out.push_back('-');
@@ -288,6 +332,17 @@ void AppendJsJsonQuoted(std::string_view s, std::string& out) {
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
+    size_t run = i;
+    while (run < s.size()) {
+      const unsigned char b = static_cast<unsigned char>(s[run]);
+      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
@@ -369,6 +424,10 @@ std::string CacheCanonicalJson(const nlohmann::json& value) {
   return CanonicalWriter<nlohmann::json>(KeyOrder::kCodeUnits, false).Finish(value);
 }
 
+void AppendCacheCanonicalJson(const nlohmann::json& value, std::string& out) {
+  CanonicalWriter<nlohmann::json>(KeyOrder::kCodeUnits, false).AppendTo(value, out);
+}
+
 std::string CacheCanonicalJson(const nlohmann::ordered_json& value) {
   return CanonicalWriter<nlohmann::ordered_json>(KeyOrder::kCodeUnits, false).Finish(value);
 }
@@ -388,7 +447,13 @@ std::string RegistryCanonicalJson(const nlohmann::ordered_json& value, RegistryJ
 std::string Sha256Hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
+  // Fetched once per process: an implicit fetch on every digest costs more than hashing a
+  // cache key. The fetched algorithm is immutable and safe to share across threads.
+  static const EVP_MD* const sha256 = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, sha256, nullptr) != 1) return "";
   std::string out;
   out.reserve(2 * len);
   for (unsigned int i = 0; i < len; ++i) {

@@ -38,6 +38,8 @@ int LocaleCompareEnUs(std::string_view a, std::string_view b);
 // value prints "null".
 std::string CacheCanonicalJson(const nlohmann::json& value);
 std::string CacheCanonicalJson(const nlohmann::ordered_json& value);
+// Appends CacheCanonicalJson(value) to `out` (for callers assembling a larger text).
+void AppendCacheCanonicalJson(const nlohmann::json& value, std::string& out);
 
 // Config Registry canonicaliser: keys by LocaleCompareEnUs, stable for collation-equal keys
 // (input order: nlohmann::json iterates by bytes, ordered_json by insertion), then array-index

@@ -78,16 +78,16 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
   ctx.result.model = cfg.model;
   // The request's identity as LLMix hashes it: the response-cache key and the singleflight
   // key. It also resolves the sno-gpu base URL, whose errors fail the call here, as in LLMix.
-  auto key_params = cache::CacheKeyParamsOf(cfg.raw, ctx.input.messages, state_.env);
-  if (!key_params.ok()) {
+  auto key = cache::CacheKeyOf(cfg.raw, ctx.input.messages, state_.env);
+  if (!key.ok()) {
     CallError e;
     e.code = CallErrorCode::kConfig;
     e.provider = cfg.provider;
-    e.message = std::string(key_params.status().message());
+    e.message = std::string(key.status().message());
     ctx.Fail(std::move(e));
     return absl::OkStatus();
   }
-  ctx.request_key = cache::CacheKey(*key_params);
+  ctx.request_key = *std::move(key);
 
   // Upstream base URL: the inline config's baseUrl (sno-gpu: its rewritten URL), else the
   // preset's llmix-sidecar baseUrl, else the provider's env override or catalog default.

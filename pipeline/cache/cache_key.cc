@@ -1,6 +1,8 @@
 #include "pipeline/cache/cache_key.h"
 
+#include <array>
 #include <cmath>
+#include <iterator>
 #include <string_view>
 #include <utility>
 
@@ -33,6 +35,63 @@ bool IsKeptField(const json& v) {
   return true;
 }
 
+// The key fields in the canonical (UTF-16 code unit) order of their names; null = absent.
+constexpr std::string_view kFieldNames[] = {"baseUrl",         "enableThinking", "frequencyPenalty",
+                                            "maxOutputTokens", "messages",       "model",
+                                            "presencePenalty", "provider",       "providerOptions",
+                                            "responseFormat",  "seed",           "stopSequences",
+                                            "temperature",     "topK",           "topP"};
+using FieldRefs = std::array<const json*, std::size(kFieldNames)>;
+
+// The canonical text of the object {name: value} of the kept fields, written in place (the
+// names are ASCII and already in order, so no object is built or sorted).
+std::string CanonicalText(const FieldRefs& fields) {
+  std::string out;
+  out.reserve(512);
+  out.push_back('{');
+  bool first = true;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i] == nullptr || !IsKeptField(*fields[i])) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    out.push_back('"');
+    out.append(kFieldNames[i]);
+    out += "\":";
+    AppendCacheCanonicalJson(*fields[i], out);
+  }
+  out.push_back('}');
+  return out;
+}
+
+// The fields of one call (see CacheKeyParamsOf), pointing into `config` and `messages`;
+// `base_url` holds the effective base URL the refs may point to.
+absl::StatusOr<FieldRefs> CallFields(const json& config, const json& messages, const Env& env,
+                                     std::optional<json>* base_url) {
+  absl::StatusOr<std::optional<json>> url = EffectiveBaseUrlForKey(config, env);
+  if (!url.ok()) return url.status();
+  *base_url = std::move(*url);
+  FieldRefs f{};
+  f[0] = base_url->has_value() ? &**base_url : nullptr;
+  f[4] = messages.is_discarded() ? nullptr : &messages;
+  f[5] = Member(config, "model");
+  f[7] = Member(config, "provider");
+  f[8] = Member(config, "providerOptions");
+  f[9] = Member(config, "responseFormat");
+  const json* common = Member(config, "common");
+  if (common != nullptr && common->is_object()) {
+    f[1] = Member(*common, "enableThinking");
+    f[2] = Member(*common, "frequencyPenalty");
+    f[3] = Member(*common, "maxOutputTokens");
+    f[6] = Member(*common, "presencePenalty");
+    f[10] = Member(*common, "seed");
+    f[11] = Member(*common, "stopSequences");
+    f[12] = Member(*common, "temperature");
+    f[13] = Member(*common, "topK");
+    f[14] = Member(*common, "topP");
+  }
+  return f;
+}
+
 }  // namespace
 
 CacheKeyParams CacheKeyParamsFromObject(const json& params) {
@@ -56,28 +115,11 @@ CacheKeyParams CacheKeyParamsFromObject(const json& params) {
 }
 
 std::string CanonicalCacheText(const CacheKeyParams& params) {
-  const std::pair<const char*, const json*> fields[] = {
-      {"baseUrl", &params.base_url},
-      {"enableThinking", &params.enable_thinking},
-      {"frequencyPenalty", &params.frequency_penalty},
-      {"maxOutputTokens", &params.max_output_tokens},
-      {"messages", &params.messages},
-      {"model", &params.model},
-      {"presencePenalty", &params.presence_penalty},
-      {"provider", &params.provider},
-      {"providerOptions", &params.provider_options},
-      {"responseFormat", &params.response_format},
-      {"seed", &params.seed},
-      {"stopSequences", &params.stop_sequences},
-      {"temperature", &params.temperature},
-      {"topK", &params.top_k},
-      {"topP", &params.top_p},
-  };
-  json canonical = json::object();
-  for (const auto& [name, value] : fields) {
-    if (IsKeptField(*value)) canonical[name] = *value;
-  }
-  return CacheCanonicalJson(canonical);
+  return CanonicalText({&params.base_url, &params.enable_thinking, &params.frequency_penalty,
+                        &params.max_output_tokens, &params.messages, &params.model,
+                        &params.presence_penalty, &params.provider, &params.provider_options,
+                        &params.response_format, &params.seed, &params.stop_sequences,
+                        &params.temperature, &params.top_k, &params.top_p});
 }
 
 std::string CacheKey(const CacheKeyParams& params) {
@@ -97,28 +139,34 @@ bool ConsultsResponseCache(const json& config) {
 
 absl::StatusOr<CacheKeyParams> CacheKeyParamsOf(const json& config, const json& messages,
                                                 const Env& env) {
-  absl::StatusOr<std::optional<json>> base_url = EffectiveBaseUrlForKey(config, env);
-  if (!base_url.ok()) return base_url.status();
+  std::optional<json> base_url;
+  absl::StatusOr<FieldRefs> f = CallFields(config, messages, env, &base_url);
+  if (!f.ok()) return f.status();
+  auto copy = [](const json* v) { return v != nullptr ? *v : json(); };
   CacheKeyParams p;
-  p.provider = MemberOrNull(config, "provider");
-  p.model = MemberOrNull(config, "model");
-  p.messages = messages.is_discarded() ? json() : messages;
-  if (base_url->has_value()) p.base_url = **base_url;
-  const json* common = Member(config, "common");
-  if (common != nullptr && common->is_object()) {
-    p.enable_thinking = MemberOrNull(*common, "enableThinking");
-    p.temperature = MemberOrNull(*common, "temperature");
-    p.max_output_tokens = MemberOrNull(*common, "maxOutputTokens");
-    p.seed = MemberOrNull(*common, "seed");
-    p.top_p = MemberOrNull(*common, "topP");
-    p.top_k = MemberOrNull(*common, "topK");
-    p.presence_penalty = MemberOrNull(*common, "presencePenalty");
-    p.frequency_penalty = MemberOrNull(*common, "frequencyPenalty");
-    p.stop_sequences = MemberOrNull(*common, "stopSequences");
-  }
-  p.response_format = MemberOrNull(config, "responseFormat");
-  p.provider_options = MemberOrNull(config, "providerOptions");
+  p.base_url = copy((*f)[0]);
+  p.enable_thinking = copy((*f)[1]);
+  p.frequency_penalty = copy((*f)[2]);
+  p.max_output_tokens = copy((*f)[3]);
+  p.messages = copy((*f)[4]);
+  p.model = copy((*f)[5]);
+  p.presence_penalty = copy((*f)[6]);
+  p.provider = copy((*f)[7]);
+  p.provider_options = copy((*f)[8]);
+  p.response_format = copy((*f)[9]);
+  p.seed = copy((*f)[10]);
+  p.stop_sequences = copy((*f)[11]);
+  p.temperature = copy((*f)[12]);
+  p.top_k = copy((*f)[13]);
+  p.top_p = copy((*f)[14]);
   return p;
+}
+
+absl::StatusOr<std::string> CacheKeyOf(const json& config, const json& messages, const Env& env) {
+  std::optional<json> base_url;
+  absl::StatusOr<FieldRefs> f = CallFields(config, messages, env, &base_url);
+  if (!f.ok()) return f.status();
+  return std::string(kCacheKeyPrefix) + Sha256Hex(CanonicalText(*f));
 }
 
 absl::StatusOr<std::optional<CacheKeyParams>> CacheKeyParamsForCall(const json& config,

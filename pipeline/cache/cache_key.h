@@ -61,6 +61,11 @@ absl::StatusOr<std::optional<CacheKeyParams>> CacheKeyParamsForCall(const nlohma
 absl::StatusOr<CacheKeyParams> CacheKeyParamsOf(const nlohmann::json& config,
                                                 const nlohmann::json& messages, const Env& env);
 
+// CacheKey(*CacheKeyParamsOf(config, messages, env)) without copying the fields (the call
+// path). Same errors as CacheKeyParamsOf.
+absl::StatusOr<std::string> CacheKeyOf(const nlohmann::json& config, const nlohmann::json& messages,
+                                       const Env& env);
+
 // Whether a config consults the response cache: `caching.strategy` is set and is not
 // "native", "gateway" or "disabled" (a missing `caching` counts as "disabled").
 bool ConsultsResponseCache(const nlohmann::json& config);

@@ -151,6 +151,45 @@ TEST(CacheCanonicalJsonTest, KeysByUtf16CodeUnitsWithIndicesFirst) {
             "{\"2\":4,\"10\":3,\"01\":6,\"a\":5,\"\U0001F600\":2,\"\uFB01\":1}");
 }
 
+// ASCII-keyed objects print in map order (the fast path); ordered_json always sorts. Both
+// must give the same text, including punctuation/digit/upper-case keys and nested objects.
+TEST(CacheCanonicalJsonTest, AsciiKeyFastPathMatchesSortedPath) {
+  const char* keys[] = {"b", "B", "_", "a1", "a", "~", " ", "Z9", "aa", "-1", "1.5", "__proto__"};
+  json plain = json::object();
+  ordered_json ordered = ordered_json::object();
+  for (int i = 0; i < 12; ++i) {
+    json inner = {{keys[(i + 3) % 12], i}, {keys[(i + 7) % 12], "s\"" + std::to_string(i)}};
+    plain[keys[i]] = {{"v", inner}, {"w", json::array({inner, nullptr})}};
+    ordered[keys[i]] = ordered_json::parse(plain[keys[i]].dump());
+  }
+  plain["gone"] = json(json::value_t::discarded);
+  EXPECT_EQ(CacheCanonicalJson(plain), CacheCanonicalJson(ordered));
+  // An index key or a non-ASCII key among ASCII ones takes the sorting path.
+  plain["10"] = 1;
+  plain["\u00e9"] = 2;
+  ordered["10"] = 1;
+  ordered["\u00e9"] = 2;
+  const std::string text = CacheCanonicalJson(plain);
+  EXPECT_EQ(text, CacheCanonicalJson(ordered));
+  EXPECT_EQ(text.rfind("{\"10\":1,", 0), 0u) << text;
+}
+
+TEST(CacheCanonicalJsonTest, AppendAddsToTheBuffer) {
+  std::string out = "prefix:";
+  AppendCacheCanonicalJson(json{{"b", 2.0}, {"a", "x\ny"}}, out);
+  EXPECT_EQ(out, "prefix:{\"a\":\"x\\ny\",\"b\":2}");
+}
+
+TEST(JsNumberToStringTest, IntegersAroundTwoToThe53) {
+  EXPECT_EQ(JsNumberToString(9007199254740991.0), "9007199254740991");
+  EXPECT_EQ(JsNumberToString(-9007199254740991.0), "-9007199254740991");
+  EXPECT_EQ(JsNumberToString(9007199254740992.0), "9007199254740992");
+  EXPECT_EQ(JsNumberToString(1152921504606846976.0), "1152921504606847000");  // 2^60
+  EXPECT_EQ(JsNumberToString(-64.0), "-64");
+  EXPECT_EQ(JsNumberToString(1e21), "1e+21");
+  EXPECT_EQ(JsNumberToString(123456789012.0), "123456789012");
+}
+
 TEST(CacheCanonicalJsonTest, ProtoDroppedAtEveryLevel) {
   json v = {{"__proto__", {{"x", 1}}},
             {"a", json::array({json{{"__proto__", nullptr}, {"b", 1}}})},

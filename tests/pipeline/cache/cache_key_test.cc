@@ -72,6 +72,22 @@ TEST_P(CacheKeysVectors, MatchesPipelineKey) {
   EXPECT_EQ(CacheKey(**params), c.expected.at("key").get<std::string>());
 }
 
+// The call path's CacheKeyOf (no copies) gives the vector's key for every consulting case, and
+// the same errors.
+TEST_P(CacheKeysVectors, CacheKeyOfMatchesVectorKey) {
+  const FixtureCase& c = GetParam();
+  MapEnv env = EnvOf(c.input);
+  absl::StatusOr<std::string> key = CacheKeyOf(c.input.at("config"), c.input.at("messages"), env);
+  if (c.expected.contains("error")) {
+    ASSERT_FALSE(key.ok());
+    EXPECT_EQ(key.status().message(), c.expected["error"].get<std::string>());
+    return;
+  }
+  ASSERT_TRUE(key.ok()) << key.status();
+  if (c.expected.at("key").is_null()) return;  // not consulted; the key is still computed
+  EXPECT_EQ(*key, c.expected.at("key").get<std::string>());
+}
+
 // The same vectors with config and messages read back from their JSON text by ParseJsJson (the
 // text a sidecar request carries; `undefined` members are gone, lone surrogates survive).
 TEST_P(CacheKeysVectors, SameOutcomeAfterJsJsonRoundTrip) {
@@ -95,7 +111,8 @@ TEST_P(CacheKeysVectors, SameOutcomeAfterJsJsonRoundTrip) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CacheKeysVectors,
-                         ::testing::ValuesIn(testing::LoadFixtureCases("cache_keys")), testing::FixtureCaseName);
+                         ::testing::ValuesIn(testing::LoadFixtureCases("cache_keys")),
+                         testing::FixtureCaseName);
 
 // --- own cases ------------------------------------------------------------------------------
 
