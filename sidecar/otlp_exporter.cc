@@ -345,15 +345,6 @@ absl::StatusOr<std::optional<OtlpSettings>> OtlpSettingsFromEnv(const Env& env,
   return s;
 }
 
-otlp::collector::trace::v1::ExportTraceServiceRequest ToOtlpRequest(
-    const std::vector<SpanData>& batch,
-    const std::vector<std::pair<std::string, std::string>>& resource,
-    std::string_view scope_version) {
-  otlp::collector::trace::v1::ExportTraceServiceRequest req;
-  FillOtlpRequest(batch, resource, scope_version, &req);
-  return req;
-}
-
 void FillOtlpRequest(const std::vector<SpanData>& batch,
                      const std::vector<std::pair<std::string, std::string>>& resource,
                      std::string_view scope_version,

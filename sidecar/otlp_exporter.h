@@ -49,10 +49,6 @@ void FillOtlpRequest(const std::vector<SpanData>& batch,
                      const std::vector<std::pair<std::string, std::string>>& resource,
                      std::string_view scope_version,
                      opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* out);
-opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest ToOtlpRequest(
-    const std::vector<SpanData>& batch,
-    const std::vector<std::pair<std::string, std::string>>& resource,
-    std::string_view scope_version);
 
 // An exporter for `settings.protocol` (its endpoint must already be valid).
 absl::StatusOr<std::unique_ptr<SpanExporter>> MakeOtlpExporter(const OtlpSettings& settings,

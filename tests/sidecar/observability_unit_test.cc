@@ -158,7 +158,8 @@ TEST(OtlpRequest, MapsIdsKindsAttributesAndStatus) {
   child.error = true;
   child.error_message = "HTTP 500";
 
-  auto req = ToOtlpRequest({parent, child}, {{"service.name", "svc"}}, "9.9");
+  otlp::collector::trace::v1::ExportTraceServiceRequest req;
+  FillOtlpRequest({parent, child}, {{"service.name", "svc"}}, "9.9", &req);
   ASSERT_EQ(req.resource_spans_size(), 1);
   const auto& rs = req.resource_spans(0);
   ASSERT_EQ(rs.resource().attributes_size(), 1);
