@@ -44,39 +44,64 @@ void CacheStage::Run(CallContext& ctx, const Next& next, Done done) const {
     return;
   }
   if (strategy == cache::CacheStrategy::kMemory) l2 = nullptr;
-  const absl::Duration ttl = cache::CacheTtl(*ctx.config);
-  const CacheMode mode = ctx.input.cache_mode;
-  Span* span = ctx.stage_span;
+  const Lookup lookup{l1, l2, cache::CacheTtl(*ctx.config), ctx.stage_span};
 
-  if (mode == CacheMode::kDefault) {
+  if (ctx.input.cache_mode == CacheMode::kDefault) {
     if (std::optional<std::string> v = l1->Get(ctx.request_key); v.has_value()) {
       state_.metrics.cache_hits.With({"l1"}).Add();
-      Hit(ctx, span, std::move(*v), CacheTier::kL1);
+      Hit(ctx, lookup.span, std::move(*v), CacheTier::kL1);
       std::move(done)();
       return;
     }
-    if (l2 != nullptr) {
-      if (std::optional<cache::L2Entry> e = l2->Get(ctx.request_key, ttl); e.has_value()) {
-        state_.metrics.cache_hits.With({"l2"}).Add();
-        l1->Put(ctx.request_key, e->data, e->remaining_ttl);
-        Hit(ctx, span, std::move(e->data), CacheTier::kL2);
-        std::move(done)();
-        return;
-      }
+    // The Redis GET is a network round trip: it runs on a worker (an L1 hit above never
+    // needs one). While L2 is down Get answers at once, so no hand-off is needed.
+    if (l2 != nullptr && l2->up()) {
+      ContinueOnWorker(ctx,
+                       [this, &ctx, next, lookup, done = std::move(done)](bool admitted) mutable {
+                         if (!admitted) {
+                           std::move(done)();  // refused: ctx.status says RESOURCE_EXHAUSTED
+                           return;
+                         }
+                         LookupL2(ctx, next, lookup, std::move(done));
+                       });
+      return;
     }
-    state_.metrics.cache_misses.Add();
-    if (span != nullptr) span->SetAttribute("llmix.cache.hit", false);
+    LookupL2(ctx, next, lookup, std::move(done));
+    return;
   }
-  if (mode == CacheMode::kBypass) {
+  Continue(ctx, next, lookup, std::move(done));
+}
+
+void CacheStage::LookupL2(CallContext& ctx, const Next& next, const Lookup& lookup,
+                          Done done) const {
+  if (lookup.l2 != nullptr) {
+    if (std::optional<cache::L2Entry> e = lookup.l2->Get(ctx.request_key, lookup.ttl);
+        e.has_value()) {
+      state_.metrics.cache_hits.With({"l2"}).Add();
+      lookup.l1->Put(ctx.request_key, e->data, e->remaining_ttl);
+      Hit(ctx, lookup.span, std::move(e->data), CacheTier::kL2);
+      std::move(done)();
+      return;
+    }
+  }
+  state_.metrics.cache_misses.Add();
+  if (lookup.span != nullptr) lookup.span->SetAttribute("llmix.cache.hit", false);
+  Continue(ctx, next, lookup, std::move(done));
+}
+
+void CacheStage::Continue(CallContext& ctx, const Next& next, const Lookup& lookup,
+                          Done done) const {
+  if (ctx.input.cache_mode == CacheMode::kBypass) {
     next(ctx, std::move(done));
     return;
   }
-  next(ctx, [&ctx, l1, l2, ttl, done = std::move(done)]() mutable {
-    // Raw text (think extraction runs after this), successes without tool calls only.
+  next(ctx, [&ctx, lookup, done = std::move(done)]() mutable {
+    // Raw text (think extraction runs after this), successes without tool calls only. The L2
+    // write is queued for Redis's background writer, so this never blocks.
     if (ctx.status.ok() && ctx.result.success && !ctx.result.error.has_value() &&
         ctx.result.tool_calls.empty() && ctx.result.cache_tier == CacheTier::kNone) {
-      l1->Put(ctx.request_key, ctx.result.content, ttl);
-      if (l2 != nullptr) l2->Put(ctx.request_key, ctx.result.content, ttl);
+      lookup.l1->Put(ctx.request_key, ctx.result.content, lookup.ttl);
+      if (lookup.l2 != nullptr) lookup.l2->Put(ctx.request_key, ctx.result.content, lookup.ttl);
     }
     std::move(done)();
   });

@@ -10,6 +10,7 @@
 // fails a call: L2 errors are misses.
 #pragma once
 
+#include "absl/time/time.h"
 #include "pipeline/pipeline_state.h"
 #include "pipeline/stage.h"
 
@@ -22,6 +23,17 @@ class CacheStage final : public Stage {
   void Run(CallContext& ctx, const Next& next, Done done) const override;
 
  private:
+  // What one call's lookup uses, fixed before the first tier is read.
+  struct Lookup {
+    cache::L1Cache* l1;
+    cache::RedisL2* l2;  // null: no shared tier for this call
+    absl::Duration ttl;
+    Span* span;  // the cache stage's span
+  };
+  void LookupL2(CallContext& ctx, const Next& next, const Lookup& lookup, Done done) const;
+  // Runs the inner stages, then writes a cacheable result to both tiers.
+  void Continue(CallContext& ctx, const Next& next, const Lookup& lookup, Done done) const;
+
   PipelineState& state_;
 };
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "adapters/adapter.h"
@@ -65,8 +66,23 @@ struct CallResult {
   std::string trace_id;
 };
 
+// Moves a call from a thread that must not block (a gRPC callback thread, an HTTP front-door
+// thread serving hits) to a worker. The stages before the cache's Redis lookup and the miss
+// path are plain CPU work, so a call starts on the transport's thread and is handed off only
+// when it needs a worker: an L1 cache hit never leaves that thread.
+class WorkerHandoff {
+ public:
+  virtual ~WorkerHandoff() = default;
+  // Queues `task` for a worker; false (and `task` dropped) when the queue is full.
+  virtual bool TryHandOff(absl::AnyInvocable<void() &&> task) = 0;
+};
+
 struct CallContext {
   CallInput input;
+
+  // Where the call goes when it first needs a worker (see ContinueOnWorker); null once it is
+  // on one, or when the thread that started it may block (a worker, a test, the CLI).
+  WorkerHandoff* handoff = nullptr;
 
   // Set by the resolve stage.
   std::shared_ptr<const registry::Snapshot> snapshot;
@@ -100,5 +116,11 @@ struct CallContext {
   // Ends the call as an LLMix-style failure (success = false, structured error).
   void Fail(CallError error);
 };
+
+// Runs `then(true)` on a thread that may block: at once when the call is already on one,
+// otherwise on a worker via ctx.handoff (after which the call stays on workers). When the
+// worker queue is full the call is refused: ctx.status becomes RESOURCE_EXHAUSTED and
+// `then(false)` runs here; the caller then ends its stage without doing the blocking work.
+void ContinueOnWorker(CallContext& ctx, absl::AnyInvocable<void(bool admitted) &&> then);
 
 }  // namespace llmix::pipeline

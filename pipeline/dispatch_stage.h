@@ -13,6 +13,7 @@ class DispatchStage final : public Stage {
  public:
   explicit DispatchStage(PipelineState& state) : state_(state) {}
   std::string_view name() const override { return "dispatch"; }
+  bool needs_worker() const override { return true; }
   SpanKind span_kind() const override { return SpanKind::kClient; }
   void Run(CallContext& ctx, const Next& next, Done done) const override;
 

@@ -1,6 +1,8 @@
 #include "pipeline/pipeline.h"
 
 #include <chrono>
+#include <memory>
+#include <utility>
 
 namespace llmix::pipeline {
 
@@ -11,6 +13,19 @@ void CallContext::Fail(CallError error) {
   result.usage = {};
   result.tool_calls.clear();
   result.error = std::move(error);
+}
+
+void ContinueOnWorker(CallContext& ctx, absl::AnyInvocable<void(bool admitted) &&> then) {
+  WorkerHandoff* handoff = std::exchange(ctx.handoff, nullptr);
+  if (handoff == nullptr) {
+    std::move(then)(true);
+    return;
+  }
+  // Shared so that a refused task (dropped by the queue) leaves `then` here to report it.
+  auto shared = std::make_shared<absl::AnyInvocable<void(bool) &&>>(std::move(then));
+  if (handoff->TryHandOff([shared]() mutable { std::move (*shared)(true); })) return;
+  ctx.status = absl::ResourceExhaustedError("sidecar overloaded: worker queue is full");
+  std::move (*shared)(false);
 }
 
 void Next::operator()(CallContext& ctx, Done then) const {
@@ -36,10 +51,20 @@ void Pipeline::Run(CallContext& ctx, Done on_complete) const {
   RunFrom(0, ctx, ctx.span ? &ctx.span->context() : nullptr, std::move(on_complete));
 }
 
-void Pipeline::RunFrom(size_t index, CallContext& ctx, const SpanContext* parent,
-                       Done then) const {
+void Pipeline::RunFrom(size_t index, CallContext& ctx, const SpanContext* parent, Done then) const {
   if (index >= stages_.size()) {
     std::move(then)();
+    return;
+  }
+  if (ctx.handoff != nullptr && stages_[index]->needs_worker()) {
+    ContinueOnWorker(ctx,
+                     [this, index, &ctx, parent, then = std::move(then)](bool admitted) mutable {
+                       if (!admitted) {
+                         std::move(then)();  // refused: ctx.status says RESOURCE_EXHAUSTED
+                         return;
+                       }
+                       RunFrom(index, ctx, parent, std::move(then));
+                     });
     return;
   }
   // The span and start time live in the `done` continuation, which the stage calls once.

@@ -49,6 +49,7 @@ class SingleflightStage final : public Stage {
  public:
   explicit SingleflightStage(PipelineState& state) : state_(state) {}
   std::string_view name() const override { return "singleflight"; }
+  bool needs_worker() const override { return true; }
   void Run(CallContext& ctx, const Next& next, Done done) const override;
 
  private:
@@ -63,6 +64,7 @@ class RetryStage final : public Stage {
  public:
   explicit RetryStage(PipelineState& state) : state_(state) {}
   std::string_view name() const override { return "retry"; }
+  bool needs_worker() const override { return true; }
   void Run(CallContext& ctx, const Next& next, Done done) const override;
 
   struct Loop;
@@ -80,6 +82,7 @@ class AimdStage final : public Stage {
  public:
   explicit AimdStage(PipelineState& state) : state_(state) {}
   std::string_view name() const override { return "aimd"; }
+  bool needs_worker() const override { return true; }
   void Run(CallContext& ctx, const Next& next, Done done) const override;
 
  private:

@@ -37,6 +37,11 @@ class Stage {
   virtual std::string_view name() const = 0;
   // The kind of the stage's span: kClient for the stage that talks to the provider.
   virtual SpanKind span_kind() const { return SpanKind::kInternal; }
+  // True for a stage that must run on a worker thread: it may block (a provider exchange, a
+  // Redis round trip) or parks the call and resumes it on workers (timers, limiter queues,
+  // singleflight). The runner hands the call to a worker before the first such stage; the
+  // stages before it run on the thread that started the call.
+  virtual bool needs_worker() const { return false; }
   virtual void Run(CallContext& ctx, const Next& next, Done done) const = 0;
 };
 

@@ -10,6 +10,7 @@
 #include "sidecar/admin_server.h"
 #include "sidecar/grpc_service.h"
 #include "sidecar/openai_mapping.h"
+#include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
 
@@ -27,13 +28,29 @@ void SendError(httplib::Response& res, const OpenAiError& error) {
   SendJson(res, error.http_status, ErrorBody(error));
 }
 
+// httplib's connection threads (a keep-alive connection holds one for its life), started on
+// demand as the worker threads are: an idle front door costs no threads.
+class OnDemandTaskQueue final : public httplib::TaskQueue {
+ public:
+  explicit OnDemandTaskQueue(int threads) : pool_(threads, 0) {}
+  // The pool's never-refused lane: connections beyond the limit wait for a thread, as with
+  // httplib's own ThreadPool.
+  void enqueue(std::function<void()> fn) override {
+    pool_.Submit([fn = std::move(fn)]() mutable { fn(); });
+  }
+  void shutdown() override { pool_.Shutdown(); }
+
+ private:
+  WorkerPool pool_;
+};
+
 }  // namespace
 
 FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth,
                      int threads)
     : service_(service), state_(state), auth_(auth), server_(std::make_unique<httplib::Server>()) {
-  const size_t n = static_cast<size_t>(std::max(threads, 1));
-  server_->new_task_queue = [n] { return new httplib::ThreadPool(n); };
+  const int n = std::max(threads, 1);
+  server_->new_task_queue = [n] { return new OnDemandTaskQueue(n); };
 }
 
 FrontDoor::~FrontDoor() { Stop(); }

@@ -60,8 +60,8 @@ LlmixService::LlmixService(pipeline::PipelineState& state, const pipeline::Pipel
                            const ReloadStatus& reload_status, std::string registry_dir)
     : state_(state),
       pipeline_(pipeline),
-      pool_(pool),
       metrics_(metrics),
+      handoff_(pool, metrics.rejected_queue_full),
       reload_status_(reload_status),
       registry_dir_(std::move(registry_dir)) {}
 
@@ -118,14 +118,7 @@ grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* contex
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
     return reactor;
   }
-  const bool queued = pool_.TrySubmit([this, context, request, response, reactor]() mutable {
-    RunCall(context, request, response, reactor);
-  });
-  if (!queued) {
-    metrics_.rejected_queue_full.Add();
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "sidecar overloaded: worker queue is full"));
-  }
+  RunCall(context, request, response, reactor);
   return reactor;
 }
 
@@ -164,6 +157,7 @@ void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallR
     ctx.input.timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
   }
   ctx.status = ToCallInput(*request, &ctx.input);
+  ctx.handoff = &handoff_;
 
   auto* call_reactor = static_cast<CallReactor*>(reactor);
   CallJob* raw = job.release();
@@ -185,20 +179,14 @@ absl::Status LlmixService::RunAndWait(pipeline::CallContext& ctx, const std::str
     return absl::UnavailableError("sidecar is draining");
   }
   CallStarted();
-  absl::Notification done;
-  const auto started = std::chrono::steady_clock::now();
-  const bool queued = pool_.TrySubmit([this, &ctx, &done, &span_name, started]() mutable {
-    Execute(ctx, span_name, started, [&done](pipeline::CallContext&) { done.Notify(); });
-  });
-  if (!queued) {
-    CallEnded();
-    metrics_.rejected_queue_full.Add();
-    return absl::ResourceExhaustedError("sidecar overloaded: worker queue is full");
-  }
   {
     absl::MutexLock l(&in_flight_mu_);
     waiting_.insert(&ctx);
   }
+  absl::Notification done;
+  ctx.handoff = &handoff_;
+  Execute(ctx, span_name, std::chrono::steady_clock::now(),
+          [&done](pipeline::CallContext&) { done.Notify(); });
   done.WaitForNotification();
   {
     absl::MutexLock l(&in_flight_mu_);

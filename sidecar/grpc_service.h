@@ -1,7 +1,9 @@
 // The llmix.sidecar.v1.Llmix gRPC service (callback API). Reactor methods never block: a Call
-// is handed to the worker pool at once (RESOURCE_EXHAUSTED when its queue is full,
-// UNAVAILABLE while draining) and finished from whichever thread completes the pipeline.
-// Thread-safe.
+// starts on the gRPC thread, which runs the stages that are plain CPU work (validate, resolve,
+// kill switch, L1 cache); the call is handed to the worker pool only when it first needs a
+// worker (the Redis lookup, the miss path), so an L1 hit never leaves the gRPC thread.
+// RESOURCE_EXHAUSTED when the worker queue is full at that point, UNAVAILABLE while draining;
+// finished from whichever thread completes the pipeline. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -64,10 +66,11 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
       ::llmix::sidecar::v1::ConfigInfo* response) override;
 
   // The path of Call for other front ends (the HTTP front door): runs `ctx` (input filled,
-  // `input.parent` the caller's trace context) on the worker pool through the pipeline, with
-  // the same span, metrics, in-flight count and drain refusal, blocking the calling thread
-  // until it finishes. Non-OK (UNAVAILABLE draining, RESOURCE_EXHAUSTED queue full) when the
-  // call was refused; otherwise `ctx.status` / `ctx.result` hold the outcome.
+  // `input.parent` the caller's trace context) through the pipeline, with the same span,
+  // metrics, in-flight count and drain refusal, blocking the calling thread until it
+  // finishes. As for Call, the stages before the first one that needs a worker run on the
+  // calling thread. Non-OK (UNAVAILABLE) when refused while draining; otherwise `ctx.status`
+  // (RESOURCE_EXHAUSTED when the worker queue was full) / `ctx.result` hold the outcome.
   absl::Status RunAndWait(pipeline::CallContext& ctx, const std::string& span_name);
 
   // Calls must carry `authorization: Bearer <token>` metadata when `auth` is enabled
@@ -89,10 +92,25 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
                const ::llmix::sidecar::v1::CallRequest* request,
                ::llmix::sidecar::v1::CallResponse* response, grpc::ServerUnaryReactor* reactor);
 
+  // Hands calls to the worker pool, counting refusals (queue full).
+  class PoolHandoff final : public pipeline::WorkerHandoff {
+   public:
+    PoolHandoff(WorkerPool& pool, Counter& rejected) : pool_(pool), rejected_(rejected) {}
+    bool TryHandOff(absl::AnyInvocable<void() &&> task) override {
+      if (pool_.TrySubmit(std::move(task))) return true;
+      rejected_.Add();
+      return false;
+    }
+
+   private:
+    WorkerPool& pool_;
+    Counter& rejected_;
+  };
+
   pipeline::PipelineState& state_;
   const pipeline::Pipeline& pipeline_;
-  WorkerPool& pool_;
   ServiceMetrics& metrics_;
+  PoolHandoff handoff_;
   const ReloadStatus& reload_status_;
   std::string registry_dir_;
   const BearerAuth* auth_ = nullptr;

@@ -1,11 +1,11 @@
 #include "sidecar/worker_pool.h"
 
+#include <algorithm>
+
 namespace llmix::sidecar {
 
-WorkerPool::WorkerPool(int threads, size_t queue_capacity) : capacity_(queue_capacity) {
-  threads_.reserve(threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
-}
+WorkerPool::WorkerPool(int threads, size_t queue_capacity)
+    : max_threads_(static_cast<size_t>(std::max(threads, 1))), capacity_(queue_capacity) {}
 
 WorkerPool::~WorkerPool() { Shutdown(); }
 
@@ -13,7 +13,24 @@ bool WorkerPool::TrySubmit(absl::AnyInvocable<void() &&> task) {
   absl::MutexLock l(&mu_);
   if (stopping_ || queue_.size() >= capacity_) return false;
   queue_.push_back(std::move(task));
+  MaybeGrow();
   return true;
+}
+
+void WorkerPool::MaybeGrow() {
+  if (stopping_ || threads_.size() >= max_threads_) return;
+  if (queue_.size() + resume_.size() <= idle_) return;  // an idle thread will take it
+  threads_.emplace_back([this] { Loop(); });
+}
+
+size_t WorkerPool::threads() const {
+  absl::MutexLock l(&mu_);
+  return threads_.size();
+}
+
+size_t WorkerPool::idle_threads() const {
+  absl::MutexLock l(&mu_);
+  return idle_;
 }
 
 void WorkerPool::Submit(Task task) {
@@ -21,6 +38,7 @@ void WorkerPool::Submit(Task task) {
     absl::MutexLock l(&mu_);
     if (!joined_) {
       resume_.push_back(std::move(task));
+      MaybeGrow();
       return;
     }
   }
@@ -33,15 +51,15 @@ size_t WorkerPool::queue_depth() const {
 }
 
 void WorkerPool::Shutdown() {
+  std::vector<std::thread> threads;
   {
     absl::MutexLock l(&mu_);
-    if (stopping_ && threads_.empty()) return;
-    stopping_ = true;
+    stopping_ = true;  // no thread starts after this; the started ones drain both lanes
+    threads.swap(threads_);
   }
-  for (auto& t : threads_) {
+  for (auto& t : threads) {
     if (t.joinable()) t.join();
   }
-  threads_.clear();
   std::deque<Task> left;
   {
     absl::MutexLock l(&mu_);
@@ -59,7 +77,9 @@ void WorkerPool::Loop() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !queue_.empty() || !resume_.empty();
       };
+      ++idle_;
       mu_.Await(absl::Condition(&ready));
+      --idle_;
       if (!resume_.empty()) {
         task = std::move(resume_.front());
         resume_.pop_front();

@@ -1,6 +1,8 @@
-// A fixed set of worker threads fed by a bounded FIFO queue. `TrySubmit` never blocks: when
+// Up to `threads` worker threads fed by a bounded FIFO queue. `TrySubmit` never blocks: when
 // the queue is full it returns false and the caller answers RESOURCE_EXHAUSTED (that is the
-// sidecar's backpressure). Thread-safe.
+// sidecar's backpressure). Threads start on demand — one more whenever queued work outnumbers
+// the idle threads, up to the limit — and then stay, so an idle sidecar holds no more threads
+// (stacks, allocator arenas) than its busiest moment needed. Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -33,17 +35,23 @@ class WorkerPool final : public Executor {
 
   size_t queue_depth() const;
   size_t capacity() const { return capacity_; }
+  size_t threads() const;       // started so far
+  size_t idle_threads() const;  // waiting for work
 
  private:
   void Loop();
+  // Starts a thread when queued work outnumbers the idle threads (and the limit allows).
+  void MaybeGrow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const size_t max_threads_;
   const size_t capacity_;
   mutable absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<Task> resume_ ABSL_GUARDED_BY(mu_);  // served first
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> threads_;
+  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;  // threads waiting for work
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace llmix::sidecar

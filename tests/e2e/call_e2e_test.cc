@@ -324,6 +324,52 @@ TEST(CallE2EStandalone, FullQueueAnswersResourceExhaustedAtOnce) {
   EXPECT_EQ(rejected, kBurst - 1);
 }
 
+// Cache hits never need a worker: with the only worker busy and its queue full, a cached
+// call is still answered (from the gRPC thread) while a new miss is refused.
+TEST(CallE2EStandalone, CacheHitsAreServedWhileEveryWorkerIsBusy) {
+  FakeOpenAi fake;
+  SidecarProcess sidecar({"--workers", "1", "--queue-size", "1"},
+                         {{"OPENAI_BASE_URL", fake.base_url()}, {"OPENAI_API_KEY", "k"}});
+  ASSERT_TRUE(sidecar.ready()) << sidecar.error();
+  const std::string config =
+      R"({"provider":"openai","model":"m","caching":{"strategy":"memory","ttl":600}})";
+  v1::CallResponse warm;
+  ASSERT_TRUE(sidecar.Call(InlineRequest(config, "warm"), &warm).ok());
+  ASSERT_TRUE(warm.success()) << warm.error().message();
+  ASSERT_EQ(warm.cache_hit(), v1::CACHE_TIER_NONE);
+
+  fake.Hold();
+  std::vector<std::thread> busy;
+  std::vector<grpc::Status> busy_status(2);
+  for (int i = 0; i < 2; ++i) {
+    busy.emplace_back([&, i] {
+      v1::CallResponse r;
+      busy_status[i] = sidecar.Call(InlineRequest(config, "busy " + std::to_string(i)), &r,
+                                    std::chrono::seconds(20));
+    });
+    if (i == 0) ASSERT_TRUE(WaitFor([&] { return fake.InFlight() == 1; }));
+  }
+  // The second busy call waits in the queue; a third miss is refused.
+  ASSERT_TRUE(WaitFor([&] {
+    std::string metrics;
+    return sidecar.AdminGet("/metrics", &metrics) == 200 &&
+           metrics.find("\nllmix_worker_queue_depth 1\n") != std::string::npos;
+  }));
+  v1::CallResponse refused;
+  EXPECT_EQ(sidecar.Call(InlineRequest(config, "refused"), &refused).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  v1::CallResponse hit;
+  const grpc::Status hit_status = sidecar.Call(InlineRequest(config, "warm"), &hit);
+  fake.Release();
+  for (auto& t : busy) t.join();
+  ASSERT_TRUE(hit_status.ok()) << hit_status.error_message();
+  EXPECT_TRUE(hit.success());
+  EXPECT_EQ(hit.cache_hit(), v1::CACHE_TIER_L1);
+  EXPECT_EQ(hit.content(), warm.content());
+  for (const grpc::Status& st : busy_status) EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(fake.RequestCount(), 3u);  // warm + the two busy calls; nothing refused went up
+}
+
 TEST(CallE2EStandalone, UnixSocketListener) {
   FakeOpenAi fake;
   TempDir dir;

@@ -2,6 +2,8 @@
 // a real redis-server for the L2 cases). Time is a FakeClock: TTLs expire without sleeping.
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include "absl/synchronization/notification.h"
 #include "pipeline/cache/cache_key.h"
 #include "pipeline/pipeline.h"
@@ -12,6 +14,31 @@
 
 namespace llmix::pipeline {
 namespace {
+
+// A worker pool stand-in: keeps handed-off calls until the test runs them, or refuses them
+// all (a full queue).
+class RecordingHandoff final : public WorkerHandoff {
+ public:
+  explicit RecordingHandoff(bool refuse = false) : refuse_(refuse) {}
+  bool TryHandOff(absl::AnyInvocable<void() &&> task) override {
+    ++offered;
+    if (refuse_) return false;
+    tasks.push_back(std::move(task));
+    return true;
+  }
+  void RunAll() {
+    while (!tasks.empty()) {
+      absl::AnyInvocable<void() &&> task = std::move(tasks.front());
+      tasks.pop_front();
+      std::move(task)();
+    }
+  }
+  int offered = 0;
+  std::deque<absl::AnyInvocable<void() &&>> tasks;
+
+ private:
+  bool refuse_;
+};
 
 class CacheStageTest : public ::testing::Test {
  protected:
@@ -31,6 +58,20 @@ class CacheStageTest : public ::testing::Test {
     absl::Notification completed;
     pipeline_->Run(ctx, [&] { completed.Notify(); });
     EXPECT_TRUE(completed.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    return ctx;
+  }
+
+  // Starts a call as a transport thread does (with a hand-off to a worker); `completed` is
+  // set when it finishes, here or inside a handed-off task.
+  CallContext& Start(const std::string& config, WorkerHandoff& handoff, bool& completed,
+                     const std::string& user = "hi") {
+    ctxs_.push_back(std::make_unique<CallContext>());
+    CallContext& ctx = *ctxs_.back();
+    ctx.input.config_json = config;
+    ctx.input.messages = nlohmann::json::array({{{"role", "user"}, {"content", user}}});
+    ctx.handoff = &handoff;
+    completed = false;
+    pipeline_->Run(ctx, [&completed] { completed = true; });
     return ctx;
   }
 
@@ -219,6 +260,89 @@ TEST_F(CacheStageTest, RedisStrategyWritesL2AndAFreshL1IsBackfilledFromIt) {
   // A memory-strategy call with the same key never touches L2.
   redis.Kill();
   EXPECT_EQ(Run(memory_).result.cache_tier, CacheTier::kNone);
+}
+
+TEST_F(CacheStageTest, AnL1HitStaysOnTheStartingThreadAndAMissIsHandedOffOnce) {
+  RecordingHandoff miss_handoff;
+  bool completed = false;
+  CallContext& miss = Start(memory_, miss_handoff, completed);
+  // The call stopped at the first stage that needs a worker, before anything went upstream.
+  EXPECT_FALSE(completed);
+  EXPECT_EQ(miss_handoff.offered, 1);
+  EXPECT_EQ(fake_.RequestCount(), 0u);
+  miss_handoff.RunAll();
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(miss_handoff.offered, 1) << "once on a worker, a call stays there";
+  EXPECT_EQ(miss.handoff, nullptr);
+  ASSERT_TRUE(miss.status.ok()) << miss.status;
+  EXPECT_TRUE(miss.result.success);
+  EXPECT_EQ(miss.result.cache_tier, CacheTier::kNone);
+  EXPECT_EQ(fake_.RequestCount(), 1u);
+
+  RecordingHandoff hit_handoff;
+  CallContext& hit = Start(memory_, hit_handoff, completed);
+  EXPECT_TRUE(completed) << "an L1 hit finishes on the thread that started it";
+  EXPECT_EQ(hit_handoff.offered, 0);
+  EXPECT_EQ(hit.result.cache_tier, CacheTier::kL1);
+  EXPECT_EQ(hit.result.content, miss.result.content);
+  EXPECT_EQ(fake_.RequestCount(), 1u);
+}
+
+TEST_F(CacheStageTest, AFullWorkerQueueRefusesAMissButNotAnL1Hit) {
+  Run(memory_);  // cached
+  RecordingHandoff full(/*refuse=*/true);
+  bool completed = false;
+  CallContext& hit = Start(memory_, full, completed);
+  EXPECT_TRUE(completed);
+  EXPECT_TRUE(hit.status.ok());
+  EXPECT_EQ(hit.result.cache_tier, CacheTier::kL1);
+
+  CallContext& miss = Start(memory_, full, completed, "not cached");
+  EXPECT_TRUE(completed) << "a refused call ends at once";
+  EXPECT_EQ(full.offered, 1);
+  EXPECT_EQ(miss.status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(miss.status.message().find("worker queue is full"), std::string::npos);
+  EXPECT_EQ(fake_.RequestCount(), 1u);
+  EXPECT_EQ(state_.l1_cache->size(), 1u) << "nothing cached for the refused call";
+}
+
+TEST_F(CacheStageTest, TheRedisLookupRunsOnAWorkerAndTheCallStaysThere) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.ok()) << redis.error();
+  cache::RedisL2Options o;
+  o.url = redis.url();
+  auto l2 = cache::RedisL2::Create(o, clock_, logger_);
+  ASSERT_TRUE(l2.ok()) << l2.status();
+  state_.l2_cache = std::move(*l2);
+  ASSERT_TRUE(state_.l2_cache->up());
+  const std::string cfg = Config(R"({"strategy":"redis","ttl":300})");
+
+  RecordingHandoff miss_handoff;
+  bool completed = false;
+  CallContext& miss = Start(cfg, miss_handoff, completed);
+  EXPECT_FALSE(completed);
+  EXPECT_EQ(miss_handoff.offered, 1);
+  EXPECT_EQ(metrics_.cache_misses.value(), 0u) << "L2 is read on the worker, not before";
+  miss_handoff.RunAll();
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(miss_handoff.offered, 1);
+  EXPECT_EQ(miss.result.cache_tier, CacheTier::kNone);
+  ASSERT_TRUE(state_.l2_cache->WaitWritesIdle(absl::Seconds(5)));
+
+  state_.l1_cache = std::make_unique<cache::L1Cache>(clock_, cache::L1Options{});
+  RecordingHandoff l2_handoff;
+  CallContext& l2_hit = Start(cfg, l2_handoff, completed);
+  EXPECT_FALSE(completed);
+  l2_handoff.RunAll();
+  ASSERT_TRUE(completed);
+  EXPECT_EQ(l2_handoff.offered, 1);
+  EXPECT_EQ(l2_hit.result.cache_tier, CacheTier::kL2);
+
+  RecordingHandoff l1_handoff;
+  CallContext& l1_hit = Start(cfg, l1_handoff, completed);
+  EXPECT_TRUE(completed);
+  EXPECT_EQ(l1_handoff.offered, 0);
+  EXPECT_EQ(l1_hit.result.cache_tier, CacheTier::kL1);
 }
 
 }  // namespace

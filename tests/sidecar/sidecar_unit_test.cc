@@ -7,6 +7,7 @@
 #include "sidecar/options.h"
 #include "sidecar/proto_mapping.h"
 #include "sidecar/worker_pool.h"
+#include "tests/support/process.h"
 
 namespace llmix::sidecar {
 namespace {
@@ -65,6 +66,42 @@ TEST(WorkerPool, RunsTasksAndRefusesWhenFull) {
   pool.Shutdown();  // drains the queue
   EXPECT_EQ(ran.load(), 2);
   EXPECT_FALSE(pool.TrySubmit([] {}));
+}
+
+TEST(WorkerPool, StartsThreadsOnlyWhenWorkOutnumbersIdleOnes) {
+  WorkerPool pool(3, 16);
+  EXPECT_EQ(pool.threads(), 0u) << "an idle pool holds no threads";
+  absl::Notification done_one;
+  ASSERT_TRUE(pool.TrySubmit([&] { done_one.Notify(); }));
+  done_one.WaitForNotification();
+  EXPECT_EQ(pool.threads(), 1u);
+  // Work submitted while a thread is idle reuses it.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(testing::WaitFor([&] { return pool.idle_threads() == 1; }));
+    absl::Notification done;
+    ASSERT_TRUE(pool.TrySubmit([&] { done.Notify(); }));
+    done.WaitForNotification();
+  }
+  EXPECT_EQ(pool.threads(), 1u);
+  // Four blocked tasks need more threads than the limit: three start, one waits queued.
+  absl::Notification release;
+  std::atomic<int> running{0}, ran{0};
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      running++;
+      release.WaitForNotification();
+      ran++;
+    }));
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return running.load() == 3; }));
+  EXPECT_EQ(pool.threads(), 3u);
+  EXPECT_EQ(pool.queue_depth(), 1u);
+  // The resume lane (never refused) is served by the same threads.
+  pool.Submit([&] { ran++; });
+  release.Notify();
+  ASSERT_TRUE(testing::WaitFor([&] { return ran.load() == 5; }));
+  pool.Shutdown();
+  EXPECT_EQ(ran.load(), 5);
 }
 
 TEST(ProtoMapping, MessagesMapToLlmixJson) {
