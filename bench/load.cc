@@ -3,6 +3,8 @@
 // One tool for every target so the figures compare: HTTP POST (keep-alive, one connection
 // per worker) or gRPC llmix.sidecar.v1.Llmix/Call (one channel per worker).
 //   load --http URL --body FILE [--header 'K: V']... | --grpc HOST:PORT --request FILE (JSON CallRequest)
+//   load --request FILE --grpc-frame OUT   writes the request as a gRPC length-prefixed message
+//                                          (the HTTP/2 body of a Call, for h2load) and exits
 //        [--connections C] [--duration-s S] [--max-requests N] [--warmup N]
 // Prints one JSON line: requests, errors, rps, p50_us, p99_us, max_us.
 #include <google/protobuf/util/json_util.h>
@@ -29,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 namespace v1 = llmix::sidecar::v1;
 
 struct Args {
-  std::string http_url, body_file, grpc_target, request_file;
+  std::string http_url, body_file, grpc_target, request_file, grpc_frame;
   std::vector<std::pair<std::string, std::string>> headers;
   int connections = 1;
   double duration_s = 5;
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
     else if (k == "--body") a.body_file = v;
     else if (k == "--grpc") a.grpc_target = v;
     else if (k == "--request") a.request_file = v;
+    else if (k == "--grpc-frame") a.grpc_frame = v;
     else if (k == "--connections") a.connections = std::max(1, std::atoi(v.c_str()));
     else if (k == "--duration-s") a.duration_s = std::atof(v.c_str());
     else if (k == "--max-requests") a.max_requests = std::atol(v.c_str());
@@ -92,6 +95,22 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "load: unknown flag %s\n", k.c_str());
       return 2;
     }
+  }
+  if (!a.grpc_frame.empty()) {
+    v1::CallRequest request;
+    auto st = google::protobuf::util::JsonStringToMessage(ReadFile(a.request_file), &request);
+    if (!st.ok()) {
+      std::fprintf(stderr, "load: bad --request JSON: %s\n", st.ToString().c_str());
+      return 2;
+    }
+    const std::string msg = request.SerializeAsString();
+    std::string frame(1, '\0');  // not compressed
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      frame.push_back(static_cast<char>((msg.size() >> shift) & 0xff));
+    }
+    frame += msg;
+    std::ofstream(a.grpc_frame, std::ios::binary) << frame;
+    return 0;
   }
   if (a.http_url.empty() == a.grpc_target.empty()) {
     std::fprintf(stderr, "load: give exactly one of --http or --grpc\n");

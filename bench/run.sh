@@ -11,7 +11,9 @@
 # a markdown table (req/s, p50/p99/max, added p50/p99 over direct), the RSS of each proxy idle
 # and under load, and the sidecar's instructions per call (callgrind) with its top functions.
 #   ./bench/run.sh                 everything
-#   BENCH_DURATION=3 BENCH_CONNECTIONS="1 16" BENCH_SKIP="portkey callgrind" ./bench/run.sh
+#   BENCH_DURATION=3 BENCH_CONNECTIONS="1 16" BENCH_SKIP="portkey callgrind h2load" ./bench/run.sh
+# Cache-hit throughput is also measured with h2load (nghttp2-client), a client cheap enough
+# not to starve the sidecar of CPU on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${BENCH_DURATION:-5}
@@ -24,6 +26,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 missing=()
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v valgrind >/dev/null || missing+=(valgrind)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -189,6 +192,27 @@ for p in nginx sidecar sidecar-traced portkey; do
   [ -n "${idle_rss[$p]:-}" ] || continue
   printf '| %s | %.1f | %.1f |\n' "$p" "$(echo "${idle_rss[$p]}/1024" | bc -l)" "$(echo "${load_rss[$p]:-0}/1024" | bc -l)"
 done
+
+# ---- cache-hit throughput with h2load ----
+# llmix-load's gRPC client is one synchronous client thread per connection, which on 2 cores
+# takes as much CPU as the sidecar. h2load (event-driven HTTP/2, one thread) sends the same
+# Call as a raw gRPC request, so this measures what the sidecar itself can serve. h2load counts
+# HTTP/2 200s; the request was checked above (llmix-load reports gRPC errors).
+if [[ $SKIP != *" h2load "* ]] && command -v h2load >/dev/null; then
+  "$LOAD" --request "$work/hit.json" --grpc-frame "$work/hit.bin"
+  H2_REQUESTS=${BENCH_H2LOAD_REQUESTS:-100000}
+  echo
+  echo "| grpc-hit with h2load | conns | streams per conn | requests | req/s | failed |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for c in $CONNECTIONS; do
+    [ "$c" -gt 1 ] || continue
+    out=$(timeout 120 h2load -n "$H2_REQUESTS" -c "$c" -m 4 -H 'content-type: application/grpc' \
+      -H 'te: trailers' -d "$work/hit.bin" "http://127.0.0.1:$GRPC/llmix.sidecar.v1.Llmix/Call" 2>&1 || true)
+    rps=$(awk '/^finished in/ {print $4}' <<<"$out")
+    failed=$(awk '/^requests:/ {print $10 + $12}' <<<"$out")
+    echo "| sidecar | $c | 4 | $H2_REQUESTS | ${rps:-0} | ${failed:-?} |"
+  done
+fi
 
 # ---- instructions per call (callgrind): stable even on a noisy machine ----
 # Counts every thread of the process, so the traced figure includes the export thread.

@@ -1,6 +1,8 @@
 #include "sidecar/grpc_service.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/synchronization/notification.h"
@@ -60,10 +62,12 @@ LlmixService::LlmixService(pipeline::PipelineState& state, const pipeline::Pipel
                            const ReloadStatus& reload_status, std::string registry_dir)
     : state_(state),
       pipeline_(pipeline),
+      pool_(pool),
       metrics_(metrics),
       handoff_(pool, metrics.rejected_queue_full),
       reload_status_(reload_status),
-      registry_dir_(std::move(registry_dir)) {}
+      registry_dir_(std::move(registry_dir)),
+      inline_max_in_flight_(std::max<int64_t>(1, std::thread::hardware_concurrency())) {}
 
 // A Call's reactor: counts the RPC as in flight from creation until gRPC reports it fully
 // done (response flushed or cancelled), which is what a graceful drain must wait for.
@@ -118,7 +122,15 @@ grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* contex
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
     return reactor;
   }
-  RunCall(context, request, response, reactor);
+  // Under load, an idle worker runs the call so this thread goes back to reading requests;
+  // otherwise (few calls, or no idle worker) the call starts here.
+  if (in_flight_now_.load(std::memory_order_relaxed) > inline_max_in_flight_ &&
+      pool_.TrySubmitToIdle([this, context, request, response, reactor]() mutable {
+        RunCall(context, request, response, reactor, /*on_worker=*/true);
+      })) {
+    return reactor;
+  }
+  RunCall(context, request, response, reactor, /*on_worker=*/false);
   return reactor;
 }
 
@@ -143,7 +155,8 @@ void LlmixService::Execute(pipeline::CallContext& ctx, const std::string& span_n
 }
 
 void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallRequest* request,
-                           v1::CallResponse* response, grpc::ServerUnaryReactor* reactor) {
+                           v1::CallResponse* response, grpc::ServerUnaryReactor* reactor,
+                           bool on_worker) {
   auto job = std::make_unique<CallJob>();
   pipeline::CallContext& ctx = job->ctx;
 
@@ -157,7 +170,7 @@ void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallR
     ctx.input.timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
   }
   ctx.status = ToCallInput(*request, &ctx.input);
-  ctx.handoff = &handoff_;
+  ctx.handoff = on_worker ? nullptr : &handoff_;
 
   auto* call_reactor = static_cast<CallReactor*>(reactor);
   CallJob* raw = job.release();
@@ -214,12 +227,14 @@ bool LlmixService::Authorized(const grpc::CallbackServerContext& context) const 
 
 void LlmixService::CallStarted() {
   metrics_.in_flight.Add(1);
+  in_flight_now_.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock l(&in_flight_mu_);
   ++in_flight_;
 }
 
 void LlmixService::CallEnded() {
   metrics_.in_flight.Add(-1);
+  in_flight_now_.fetch_sub(1, std::memory_order_relaxed);
   absl::MutexLock l(&in_flight_mu_);
   --in_flight_;
 }

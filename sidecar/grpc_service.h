@@ -1,13 +1,17 @@
-// The llmix.sidecar.v1.Llmix gRPC service (callback API). Reactor methods never block: a Call
-// starts on the gRPC thread, which runs the stages that are plain CPU work (validate, resolve,
-// kill switch, L1 cache); the call is handed to the worker pool only when it first needs a
-// worker (the Redis lookup, the miss path), so an L1 hit never leaves the gRPC thread.
-// RESOURCE_EXHAUSTED when the worker queue is full at that point, UNAVAILABLE while draining;
-// finished from whichever thread completes the pipeline. Thread-safe.
+// The llmix.sidecar.v1.Llmix gRPC service (callback API). Reactor methods never block. While
+// no more calls are in flight than there are cores, a Call starts on the gRPC thread, which
+// runs the stages that are plain CPU work (validate, resolve, kill switch, L1 cache) and hands
+// the call to the worker pool only when it first needs a worker (the Redis lookup, the miss
+// path): an L1 hit then costs no thread switch. Under load a call goes to an idle worker at
+// once, so gRPC's threads go back to reading while workers run the stages; with no worker idle
+// it starts on the gRPC thread as above, so an L1 hit never waits behind slow upstream calls.
+// RESOURCE_EXHAUSTED when the worker queue is full at the hand-off, UNAVAILABLE while
+// draining; finished from whichever thread completes the pipeline. Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -90,7 +94,8 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
  private:
   void RunCall(grpc::CallbackServerContext* context,
                const ::llmix::sidecar::v1::CallRequest* request,
-               ::llmix::sidecar::v1::CallResponse* response, grpc::ServerUnaryReactor* reactor);
+               ::llmix::sidecar::v1::CallResponse* response, grpc::ServerUnaryReactor* reactor,
+               bool on_worker);
 
   // Hands calls to the worker pool, counting refusals (queue full).
   class PoolHandoff final : public pipeline::WorkerHandoff {
@@ -109,6 +114,7 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
 
   pipeline::PipelineState& state_;
   const pipeline::Pipeline& pipeline_;
+  WorkerPool& pool_;
   ServiceMetrics& metrics_;
   PoolHandoff handoff_;
   const ReloadStatus& reload_status_;
@@ -118,6 +124,9 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   std::atomic<bool> draining_{false};
   absl::Mutex in_flight_mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
+  std::atomic<int64_t> in_flight_now_{0};  // in_flight_, readable without the lock
+  // Up to this many calls in flight, a call starts on the thread that received it.
+  const int64_t inline_max_in_flight_;
   std::set<pipeline::CallContext*> waiting_ ABSL_GUARDED_BY(in_flight_mu_);
 
   // Starts the span, runs the pipeline and records the call metrics; `finish` runs with the

@@ -17,6 +17,15 @@ bool WorkerPool::TrySubmit(absl::AnyInvocable<void() &&> task) {
   return true;
 }
 
+bool WorkerPool::TrySubmitToIdle(absl::AnyInvocable<void() &&> task) {
+  absl::MutexLock l(&mu_);
+  if (stopping_ || queue_.size() >= capacity_) return false;
+  if (queue_.size() + resume_.size() >= idle_ && threads_.size() >= max_threads_) return false;
+  queue_.push_back(std::move(task));
+  MaybeGrow();
+  return true;
+}
+
 void WorkerPool::MaybeGrow() {
   if (stopping_ || threads_.size() >= max_threads_) return;
   if (queue_.size() + resume_.size() <= idle_) return;  // an idle thread will take it

@@ -28,6 +28,9 @@ class WorkerPool final : public Executor {
 
   // Queues `task`; false (and `task` dropped) when the queue is full or shutting down.
   bool TrySubmit(absl::AnyInvocable<void() &&> task);
+  // Queues `task` only when a thread will take it at once (one is idle, or one more may
+  // start); false (and `task` dropped) otherwise.
+  bool TrySubmitToIdle(absl::AnyInvocable<void() &&> task);
   // Executor: queues on the resume lane (no capacity limit); after Shutdown() it runs inline.
   void Submit(Task task) override;
   // Stops accepting, runs what is queued, joins the threads. Idempotent.

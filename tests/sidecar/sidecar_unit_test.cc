@@ -96,12 +96,20 @@ TEST(WorkerPool, StartsThreadsOnlyWhenWorkOutnumbersIdleOnes) {
   ASSERT_TRUE(testing::WaitFor([&] { return running.load() == 3; }));
   EXPECT_EQ(pool.threads(), 3u);
   EXPECT_EQ(pool.queue_depth(), 1u);
+  // No thread would take it at once: TrySubmitToIdle refuses (the queue has room).
+  EXPECT_FALSE(pool.TrySubmitToIdle([&] { ran++; }));
   // The resume lane (never refused) is served by the same threads.
   pool.Submit([&] { ran++; });
   release.Notify();
   ASSERT_TRUE(testing::WaitFor([&] { return ran.load() == 5; }));
+  // Idle threads take work at once.
+  ASSERT_TRUE(testing::WaitFor([&] { return pool.idle_threads() == 3; }));
+  absl::Notification idle_ran;
+  EXPECT_TRUE(pool.TrySubmitToIdle([&] { idle_ran.Notify(); }));
+  idle_ran.WaitForNotification();
   pool.Shutdown();
   EXPECT_EQ(ran.load(), 5);
+  EXPECT_FALSE(pool.TrySubmitToIdle([] {}));
 }
 
 TEST(ProtoMapping, MessagesMapToLlmixJson) {
