@@ -16,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     c.deny_on_error = true;
     c.native_sidecar = false;
     c.registry_configmap = "llmix-registry";
-    c.registry_items =
-        "current.json=current.json,manifest=compiled/r1/manifest.json";
+    c.registry_items = "current.json=current.json,manifest=compiled/r1/manifest.json";
     c.api_key_secret = "llmix-keys";
     c.redis_url = "redis://redis:6379";
     return c;

@@ -13,17 +13,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string_view text(reinterpret_cast<const char *>(data), size);
   absl::StatusOr<nlohmann::json> body = llmix::ParseJsJson(text);
   if (body.ok()) {
-    absl::StatusOr<llmix::pipeline::CallInput> in =
-        llmix::sidecar::ChatRequestToCallInput(*body);
+    absl::StatusOr<llmix::pipeline::CallInput> in = llmix::sidecar::ChatRequestToCallInput(*body);
     if (!in.ok()) {
-      (void)llmix::sidecar::ErrorBody(
-          llmix::sidecar::ErrorFromStatus(in.status()));
+      (void)llmix::sidecar::ErrorBody(llmix::sidecar::ErrorFromStatus(in.status()));
     }
   }
   // Headers: the first line is x-llmix-cache-mode, the rest x-llmix-timeout-ms.
   size_t nl = text.find('\n');
-  std::string mode(
-      text.substr(0, nl == std::string_view::npos ? text.size() : nl));
+  std::string mode(text.substr(0, nl == std::string_view::npos ? text.size() : nl));
   std::string timeout(nl == std::string_view::npos ? "" : text.substr(nl + 1));
   llmix::pipeline::CallInput in;
   (void)llmix::sidecar::ApplyLlmixHeaders(mode, timeout, &in);

@@ -11,8 +11,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string_view header(reinterpret_cast<const char *>(data), size);
-  const absl::Time now =
-      absl::FromUnixMillis(1767225600000); // 2026-01-01T00:00:00Z
+  const absl::Time now = absl::FromUnixMillis(1767225600000);  // 2026-01-01T00:00:00Z
   (void)llmix::resilience::ParseRetryAfterMs(header, now);
   (void)llmix::resilience::ParseRetryAfterMs(header, absl::UnixEpoch(), 1e300);
   (void)llmix::ParseJsDateMs(header);
