@@ -31,7 +31,10 @@ using JsonPath = std::vector<std::string>;
 absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr int kMaxDepth = 128;
-constexpr size_t kMaxNodes = 1'000'000;  // bounds alias expansion ("billion laughs")
+// Bounds alias expansion ("billion laughs"). Each node costs a few regex matches and a `lines`
+// entry, so 1'000'000 let a 400-byte file take over a minute and 1 GB (found by
+// tests/fuzz/mda_preset_fuzzer); a hand-written preset front matter has a few hundred nodes.
+constexpr size_t kMaxNodes = 20'000;
 
 // A double as JSON: exact integers as integers (so they print without ".0"), others as doubles.
 json NumberJson(double v) {
