@@ -168,6 +168,24 @@ TEST(OpenAiChatAdapterParse, ToolCallsUsageDetailsAndReasoning) {
   EXPECT_FALSE(OpenAiChatAdapter::ParseResponse(R"({"choices":[{"message":{"content":5}}]})", &r, &err));
 }
 
+// Found by tests/fuzz/openai_response_fuzzer: a usage count outside int64's range was converted
+// double -> int64 (UB). Such counts now read as 0; in-range floats are truncated.
+TEST(OpenAiChatAdapterParse, OutOfRangeUsageCountsReadAsZero) {
+  ProviderResponse r;
+  std::string err;
+  ASSERT_TRUE(OpenAiChatAdapter::ParseResponse(R"({
+    "model":"m","choices":[{"finish_reason":"stop","message":{"content":"hi"}}],
+    "usage":{"prompt_tokens":9.0,"completion_tokens":-1e300,
+    "total_tokens":127777777777777777777777777,
+    "prompt_tokens_details":{"cached_tokens":18446744073709551615}}})",
+                                               &r, &err))
+      << err;
+  EXPECT_EQ(r.usage.input_tokens, 9);
+  EXPECT_EQ(r.usage.output_tokens, 0);
+  EXPECT_EQ(r.usage.total_tokens, 9);  // unusable: input + output, as for a missing total
+  EXPECT_EQ(r.usage.cached_input_tokens, 0);
+}
+
 TEST(DummyAdapter, DeterministicAndOffline) {
   DummyAdapter dummy;
   nlohmann::json msgs = nlohmann::json::parse(
