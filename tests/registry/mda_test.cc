@@ -116,6 +116,22 @@ TEST(YamlCoreSchema, AliasBombIsRefusedQuickly) {
   EXPECT_EQ((*fine)["a2"][9][9][9], "q");
 }
 
+// Also from the fuzzer: under the node cap, long anchored strings (or keys) repeated by aliases
+// still copied hundreds of MB. The expanded path + scalar bytes are capped too.
+TEST(YamlCoreSchema, AliasExpansionOfLongStringsIsRefused) {
+  const std::string big(8000, 'x');
+  std::string yaml = "a0: &a0 [" + big + ", " + big + "]\n";
+  for (int i = 1; i <= 4; ++i) {
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) yaml += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    yaml += "]\n";
+  }
+  auto bomb = YamlToJson(yaml, "bomb.mda");
+  ASSERT_FALSE(bomb.ok());
+  EXPECT_TRUE(absl::StrContains(bomb.status().message(), "front matter is too large"))
+      << bomb.status();
+}
+
 TEST(MdaText, FencesBomAndLineEnds) {
   auto doc = ParseMdaText("\xEF\xBB\xBF---\r\na: 1\r\n---\r\nbody\r\n", "f.mda");
   ASSERT_TRUE(doc.ok()) << doc.status();
