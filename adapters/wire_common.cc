@@ -191,6 +191,12 @@ std::string JoinUrl(std::string_view base, std::string_view path) {
   return out;
 }
 
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
 int64_t IntField(const json& obj, const char* key) {
   if (!obj.is_object()) return 0;
   auto it = obj.find(key);

@@ -86,4 +86,7 @@ std::optional<int64_t> WholeNumber(const nlohmann::json& v);
 // int64's range (e.g. a usage count of 1e26).
 int64_t IntField(const nlohmann::json& obj, const char* key);
 
+// a + b, saturated at the int64 limits (token counts come from provider bodies).
+int64_t SaturatingAdd(int64_t a, int64_t b);
+
 }  // namespace llmix::adapters
