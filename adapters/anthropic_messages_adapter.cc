@@ -229,7 +229,7 @@ bool AnthropicMessagesAdapter::ParseResponse(std::string_view text, ProviderResp
   if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
     out->usage.input_tokens = IntField(*u, "input_tokens");
     out->usage.output_tokens = IntField(*u, "output_tokens");
-    out->usage.total_tokens = out->usage.input_tokens + out->usage.output_tokens;
+    out->usage.total_tokens = SaturatingAdd(out->usage.input_tokens, out->usage.output_tokens);
     if (u->contains("cache_read_input_tokens")) {
       out->usage.cached_input_tokens = IntField(*u, "cache_read_input_tokens");
     }

@@ -210,9 +210,12 @@ bool GeminiAdapter::ParseResponse(std::string_view text, ProviderResponse* out, 
   if (j.contains("modelVersion") && j["modelVersion"].is_string()) out->model = j["modelVersion"].get<std::string>();
   if (auto u = j.find("usageMetadata"); u != j.end() && u->is_object()) {
     out->usage.input_tokens = IntField(*u, "promptTokenCount");
-    out->usage.output_tokens = IntField(*u, "candidatesTokenCount") + IntField(*u, "thoughtsTokenCount");
+    out->usage.output_tokens =
+        SaturatingAdd(IntField(*u, "candidatesTokenCount"), IntField(*u, "thoughtsTokenCount"));
     out->usage.total_tokens = IntField(*u, "totalTokenCount");
-    if (out->usage.total_tokens == 0) out->usage.total_tokens = out->usage.input_tokens + out->usage.output_tokens;
+    if (out->usage.total_tokens == 0) {
+      out->usage.total_tokens = SaturatingAdd(out->usage.input_tokens, out->usage.output_tokens);
+    }
     if (u->contains("cachedContentTokenCount")) out->usage.cached_input_tokens = IntField(*u, "cachedContentTokenCount");
     if (u->contains("thoughtsTokenCount")) out->usage.reasoning_tokens = IntField(*u, "thoughtsTokenCount");
   }

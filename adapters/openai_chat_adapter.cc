@@ -192,7 +192,7 @@ bool OpenAiChatAdapter::ParseResponse(std::string_view text, ProviderResponse* o
     out->usage.output_tokens = IntField(*u, "completion_tokens");
     out->usage.total_tokens = IntField(*u, "total_tokens");
     if (out->usage.total_tokens == 0) {
-      out->usage.total_tokens = out->usage.input_tokens + out->usage.output_tokens;
+      out->usage.total_tokens = SaturatingAdd(out->usage.input_tokens, out->usage.output_tokens);
     }
     if (auto d = u->find("prompt_tokens_details"); d != u->end() && d->is_object() &&
                                                    d->contains("cached_tokens")) {

@@ -191,11 +191,25 @@ std::string JoinUrl(std::string_view base, std::string_view path) {
   return out;
 }
 
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
 int64_t IntField(const json& obj, const char* key) {
   if (!obj.is_object()) return 0;
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number()) return 0;
-  return it->get<int64_t>();
+  if (it->is_number_unsigned()) {
+    const uint64_t u = it->get<uint64_t>();
+    return u > static_cast<uint64_t>(INT64_MAX) ? 0 : static_cast<int64_t>(u);
+  }
+  if (it->is_number_integer()) return it->get<int64_t>();
+  // A float outside int64's range (or non-finite) has no int64 value: converting it is UB.
+  const double d = it->get<double>();
+  if (!std::isfinite(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0) return 0;
+  return static_cast<int64_t>(d);
 }
 
 CallError ErrorFromHttp(const std::string& provider, const HttpResponse& r) {

@@ -82,7 +82,11 @@ ProviderOutcome InvalidRequest(const ProviderRequest& request, std::string messa
 // A JSON number with a whole value (1024 or 1024.0) as int64; nullopt otherwise.
 std::optional<int64_t> WholeNumber(const nlohmann::json& v);
 
-// obj[key] as int64 when it is a number, else 0.
+// obj[key] as int64 when it is a number (floats truncated), else 0; 0 too for a number outside
+// int64's range (e.g. a usage count of 1e26).
 int64_t IntField(const nlohmann::json& obj, const char* key);
+
+// a + b, saturated at the int64 limits (token counts come from provider bodies).
+int64_t SaturatingAdd(int64_t a, int64_t b);
 
 }  // namespace llmix::adapters

@@ -31,7 +31,13 @@ using JsonPath = std::vector<std::string>;
 absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr int kMaxDepth = 128;
-constexpr size_t kMaxNodes = 1'000'000;  // bounds alias expansion ("billion laughs")
+// Bounds alias expansion ("billion laughs"). Each node costs a few regex matches and a `lines`
+// entry, so 1'000'000 let a 400-byte file take over a minute and 1 GB (found by
+// tests/fuzz/mda_preset_fuzzer); a hand-written preset front matter has a few hundred nodes.
+constexpr size_t kMaxNodes = 20'000;
+// Bounds what the expansion copies: every node's path (kept in `lines`) and scalar text. Long
+// anchored keys or strings repeated 20'000 times reached 2 GB (also found by the fuzzer).
+constexpr size_t kMaxExpandedBytes = 16u << 20;
 
 // A double as JSON: exact integers as integers (so they print without ".0"), others as doubles.
 json NumberJson(double v) {
@@ -228,6 +234,11 @@ class Converter {
 
   absl::StatusOr<json> Convert(const YAML::Node& node, JsonPath& path, int depth) {
     if (++nodes_ > kMaxNodes) return Error(node, "front matter is too large (alias expansion)");
+    for (const std::string& key : path) bytes_ += key.size() + 1;
+    if (node.IsScalar()) bytes_ += node.Scalar().size();
+    if (bytes_ > kMaxExpandedBytes) {
+      return Error(node, "front matter is too large (alias expansion)");
+    }
     if (depth > kMaxDepth) return Error(node, "front matter is nested too deeply");
     const std::string& tag = node.Tag();
     switch (node.Type()) {
@@ -337,6 +348,7 @@ class Converter {
   int first_line_;
   std::map<JsonPath, int>* lines_;
   size_t nodes_ = 0;
+  size_t bytes_ = 0;  // path and scalar bytes expanded so far (kMaxExpandedBytes)
 };
 
 // ---------------------------------------------------------------------------------------------

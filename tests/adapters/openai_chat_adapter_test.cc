@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "adapters/dummy_adapter.h"
+#include "adapters/wire_common.h"
 #include "tests/fakes/fake_openai.h"
 
 namespace llmix::adapters {
@@ -166,6 +167,38 @@ TEST(OpenAiChatAdapterParse, ToolCallsUsageDetailsAndReasoning) {
   EXPECT_EQ(r.finish_reason, "tool_calls");
   EXPECT_FALSE(OpenAiChatAdapter::ParseResponse("[]", &r, &err));
   EXPECT_FALSE(OpenAiChatAdapter::ParseResponse(R"({"choices":[{"message":{"content":5}}]})", &r, &err));
+}
+
+// Found by tests/fuzz/openai_response_fuzzer: a usage count outside int64's range was converted
+// double -> int64 (UB). Such counts now read as 0; in-range floats are truncated.
+TEST(OpenAiChatAdapterParse, OutOfRangeUsageCountsReadAsZero) {
+  ProviderResponse r;
+  std::string err;
+  ASSERT_TRUE(OpenAiChatAdapter::ParseResponse(R"({
+    "model":"m","choices":[{"finish_reason":"stop","message":{"content":"hi"}}],
+    "usage":{"prompt_tokens":9.0,"completion_tokens":-1e300,
+    "total_tokens":127777777777777777777777777,
+    "prompt_tokens_details":{"cached_tokens":18446744073709551615}}})",
+                                               &r, &err))
+      << err;
+  EXPECT_EQ(r.usage.input_tokens, 9);
+  EXPECT_EQ(r.usage.output_tokens, 0);
+  EXPECT_EQ(r.usage.total_tokens, 9);  // unusable: input + output, as for a missing total
+  EXPECT_EQ(r.usage.cached_input_tokens, 0);
+}
+
+// Token totals computed from provider counts saturate instead of overflowing int64 (UB).
+TEST(OpenAiChatAdapterParse, ComputedTotalSaturates) {
+  ProviderResponse r;
+  std::string err;
+  ASSERT_TRUE(OpenAiChatAdapter::ParseResponse(
+      R"({"model":"m","choices":[{"message":{"content":"hi"}}],
+      "usage":{"prompt_tokens":9223372036854775807,"completion_tokens":9223372036854775807}})",
+      &r, &err))
+      << err;
+  EXPECT_EQ(r.usage.total_tokens, INT64_MAX);
+  EXPECT_EQ(SaturatingAdd(INT64_MIN, -1), INT64_MIN);
+  EXPECT_EQ(SaturatingAdd(-5, 7), 2);
 }
 
 TEST(DummyAdapter, DeterministicAndOffline) {

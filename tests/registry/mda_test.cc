@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "absl/strings/match.h"
@@ -87,6 +88,48 @@ TEST(YamlCoreSchema, KeysAndStructure) {
   auto alias = YamlToJson("a: &x {k: [1, 2]}\nb: *x\n", "t");
   ASSERT_TRUE(alias.ok());
   EXPECT_EQ((*alias)["b"], json({{"k", {1, 2}}}));
+}
+
+// Found by tests/fuzz/mda_preset_fuzzer: a 400-byte alias bomb used to expand to 10^6 nodes
+// (minutes under ASan, 1 GB). Expansion is now refused past 20'000 nodes, quickly.
+TEST(YamlCoreSchema, AliasBombIsRefusedQuickly) {
+  std::string yaml = "a0: &a0 [x, y, z, w, v, u, t, s, r, q]\n";
+  for (int i = 1; i <= 6; ++i) {
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) yaml += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    yaml += "]\n";
+  }
+  std::map<std::vector<std::string>, int> lines;
+  auto start = std::chrono::steady_clock::now();
+  auto bomb = YamlToJson(yaml, "bomb.mda", 2, &lines);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  ASSERT_FALSE(bomb.ok());
+  EXPECT_TRUE(absl::StrContains(bomb.status().message(), "front matter is too large"))
+      << bomb.status();
+  // A large but reasonable expansion (1'110 nodes) is still accepted.
+  auto fine = YamlToJson(
+      "a0: &a0 [x, y, z, w, v, u, t, s, r, q]\n"
+      "a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n"
+      "a2: [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\n",
+      "ok.mda");
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_EQ((*fine)["a2"][9][9][9], "q");
+}
+
+// Also from the fuzzer: under the node cap, long anchored strings (or keys) repeated by aliases
+// still copied hundreds of MB. The expanded path + scalar bytes are capped too.
+TEST(YamlCoreSchema, AliasExpansionOfLongStringsIsRefused) {
+  const std::string big(8000, 'x');
+  std::string yaml = "a0: &a0 [" + big + ", " + big + "]\n";
+  for (int i = 1; i <= 4; ++i) {
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) yaml += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    yaml += "]\n";
+  }
+  auto bomb = YamlToJson(yaml, "bomb.mda");
+  ASSERT_FALSE(bomb.ok());
+  EXPECT_TRUE(absl::StrContains(bomb.status().message(), "front matter is too large"))
+      << bomb.status();
 }
 
 TEST(MdaText, FencesBomAndLineEnds) {
