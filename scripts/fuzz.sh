@@ -26,22 +26,10 @@ seconds=${FUZZ_SECONDS:-$seconds}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 work=${FUZZ_WORK_DIR:-$build/fuzz-work}
 
-# clang + the libFuzzer/sanitizer runtimes (same style as install-deps.sh: update at most once).
-missing=()
-for p in clang libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "fuzz.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
-    SUDO="sudo"
-  fi
-  echo "fuzz.sh: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# clang + the libFuzzer/sanitizer runtimes come with the test dependencies (one apt-get update).
+./scripts/install-deps.sh --test
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 
 start=$(date +%s)
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DLLMIX_FUZZ=ON >/dev/null

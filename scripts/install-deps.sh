@@ -24,6 +24,8 @@ if [ "${1:-}" = "--test" ]; then
   # promtool (tests/e2e/observability_e2e_test checks /metrics with `promtool check metrics`);
   # Debian ships it only inside the prometheus package.
   PKGS+=(prometheus)
+  # scripts/fuzz.sh (run by scripts/test.sh in CI): clang with the libFuzzer/sanitizer runtimes.
+  PKGS+=(clang libclang-rt-14-dev)
 fi
 
 # Node may come from elsewhere (e.g. NodeSource's nodejs bundles npm, and conflicts with
