@@ -75,6 +75,15 @@ class CacheStageTest : public ::testing::Test {
     return ctx;
   }
 
+  // Installs an L2 cache on `redis` (a real redis-server).
+  void UseRedis(const testing::RedisServer& redis) {
+    cache::RedisL2Options o;
+    o.url = redis.url();
+    auto l2 = cache::RedisL2::Create(o, clock_, logger_);
+    ASSERT_TRUE(l2.ok()) << l2.status();
+    state_.l2_cache = std::move(*l2);
+  }
+
   static std::string Config(const std::string& caching, const std::string& common = "") {
     std::string c = R"({"provider":"openai","model":"gpt-4o")";
     if (!caching.empty()) c += R"(,"caching":)" + caching;
@@ -226,11 +235,8 @@ TEST_F(CacheStageTest, StrictRedisWithoutRedisUrlFailsAnInlineCallRedisOrMemoryF
 TEST_F(CacheStageTest, RedisStrategyWritesL2AndAFreshL1IsBackfilledFromIt) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.ok()) << redis.error();
-  cache::RedisL2Options o;
-  o.url = redis.url();
-  auto l2 = cache::RedisL2::Create(o, clock_, logger_);
-  ASSERT_TRUE(l2.ok()) << l2.status();
-  state_.l2_cache = std::move(*l2);
+  UseRedis(redis);
+  ASSERT_NE(state_.l2_cache, nullptr);
   const std::string cfg = Config(R"({"strategy":"redis","ttl":300})");
 
   testing::FakeReply reply;
@@ -309,11 +315,8 @@ TEST_F(CacheStageTest, AFullWorkerQueueRefusesAMissButNotAnL1Hit) {
 TEST_F(CacheStageTest, TheRedisLookupRunsOnAWorkerAndTheCallStaysThere) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.ok()) << redis.error();
-  cache::RedisL2Options o;
-  o.url = redis.url();
-  auto l2 = cache::RedisL2::Create(o, clock_, logger_);
-  ASSERT_TRUE(l2.ok()) << l2.status();
-  state_.l2_cache = std::move(*l2);
+  UseRedis(redis);
+  ASSERT_NE(state_.l2_cache, nullptr);
   ASSERT_TRUE(state_.l2_cache->up());
   const std::string cfg = Config(R"({"strategy":"redis","ttl":300})");
 
