@@ -51,7 +51,7 @@ absl::StatusOr<json> ConvertMessages(const SystemSplit& split) {
         for (const json& call : *calls) {
           const json* fn = MessageField(call, "function", "function");
           blocks->push_back({{"type", "tool_use"},
-                             {"id", call.value("id", "")},
+                             {"id", StrField(call, "id")},
                              {"name", fn != nullptr ? fn->value("name", "") : ""},
                              {"input", ToolCallArguments(call)}});
         }
@@ -162,7 +162,7 @@ absl::StatusOr<json> AnthropicMessagesAdapter::BuildBody(const ProviderRequest& 
   // Extended thinking: the budget comes on top of the answer's tokens, and Anthropic refuses
   // sampling parameters alongside it (the AI SDK drops them the same way).
   if (body.contains("thinking") && body["thinking"].is_object() &&
-      body["thinking"].value("type", "") == "enabled") {
+      StrField(body["thinking"], "type") == "enabled") {
     if (auto budget = WholeNumber(body["thinking"].value("budget_tokens", json()))) {
       max_tokens += *budget;
     }
@@ -191,7 +191,7 @@ bool AnthropicMessagesAdapter::ParseResponse(std::string_view text, ProviderResp
   bool json_tool = false;
   for (const json& block : *content) {
     if (!block.is_object()) continue;
-    const std::string type = block.value("type", "");
+    const std::string type = StrField(block, "type");
     if (type == "text" && block.contains("text") && block["text"].is_string()) {
       out->content += block["text"].get<std::string>();
     } else if (type == "thinking" && block.contains("thinking") && block["thinking"].is_string()) {
@@ -199,8 +199,8 @@ bool AnthropicMessagesAdapter::ParseResponse(std::string_view text, ProviderResp
       has_thinking = true;
     } else if (type == "tool_use") {
       ToolCall call;
-      call.id = block.value("id", "");
-      call.name = block.value("name", "");
+      call.id = StrField(block, "id");
+      call.name = StrField(block, "name");
       call.arguments = block.contains("input") ? block["input"].dump(-1, ' ', false, json::error_handler_t::replace)
                                                : "{}";
       if (call.name == kJsonTool) {
@@ -213,7 +213,7 @@ bool AnthropicMessagesAdapter::ParseResponse(std::string_view text, ProviderResp
     }
   }
   if (has_thinking) out->reasoning_content = std::move(thinking);
-  const std::string stop = j.value("stop_reason", "");
+  const std::string stop = StrField(j, "stop_reason");
   if (stop == "end_turn" || stop == "stop_sequence" || (stop == "tool_use" && json_tool && out->tool_calls.empty())) {
     out->finish_reason = "stop";
   } else if (stop == "max_tokens") {

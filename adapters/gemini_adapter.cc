@@ -57,7 +57,7 @@ absl::StatusOr<json> Contents(const SystemSplit& split) {
       }
       AppendTurn(contents, "model", std::move(*parts));
     } else if (role == "tool") {
-      std::string name = m.value("name", "");
+      std::string name = StrField(m, "name");
       if (const json* id = MessageField(m, "tool_call_id", "toolCallId"); name.empty() && id && id->is_string()) {
         if (auto it = call_names.find(id->get<std::string>()); it != call_names.end()) name = it->second;
       }
@@ -181,7 +181,7 @@ bool GeminiAdapter::ParseResponse(std::string_view text, ProviderResponse* out, 
           ToolCall call;
           call.id = fc.contains("id") && fc["id"].is_string() ? fc["id"].get<std::string>()
                                                                : absl::StrCat("call_", out->tool_calls.size());
-          call.name = fc.value("name", "");
+          call.name = StrField(fc, "name");
           call.arguments = fc.contains("args") ? fc["args"].dump(-1, ' ', false, json::error_handler_t::replace) : "{}";
           out->tool_calls.push_back(std::move(call));
         } else if (part.contains("text") && part["text"].is_string()) {
@@ -196,7 +196,7 @@ bool GeminiAdapter::ParseResponse(std::string_view text, ProviderResponse* out, 
     }
   }
   if (has_thoughts) out->reasoning_content = std::move(thoughts);
-  const std::string reason = cand.value("finishReason", "");
+  const std::string reason = StrField(cand, "finishReason");
   if (reason == "STOP") {
     out->finish_reason = out->tool_calls.empty() ? "stop" : "tool_calls";
   } else if (reason == "MAX_TOKENS") {

@@ -148,7 +148,7 @@ absl::StatusOr<json> ConvertContentParts(const json& content, const std::string&
                                  ? part["type"].get<std::string>()
                                  : "";
     if (type == "text") {
-      items.push_back(convert.text(part.value("text", "")));
+      items.push_back(convert.text(StrField(part, "text")));
     } else if (type == "image_url") {
       auto image = ParseImagePart(part, pf);
       if (!image.ok()) return image.status();
@@ -195,6 +195,12 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   int64_t sum;
   if (!__builtin_add_overflow(a, b, &sum)) return sum;
   return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+std::string StrField(const json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 int64_t IntField(const json& obj, const char* key) {

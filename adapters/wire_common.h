@@ -85,6 +85,9 @@ std::optional<int64_t> WholeNumber(const nlohmann::json& v);
 // obj[key] as int64 when it is a number (floats truncated), else 0; 0 too for a number outside
 // int64's range (e.g. a usage count of 1e26).
 int64_t IntField(const nlohmann::json& obj, const char* key);
+// obj[key] when it is a string, else "" (json::value would throw for another type: a provider
+// body must never be able to throw out of a parser).
+std::string StrField(const nlohmann::json& obj, const char* key);
 
 // a + b, saturated at the int64 limits (token counts come from provider bodies).
 int64_t SaturatingAdd(int64_t a, int64_t b);

@@ -4,7 +4,8 @@
 #   ./scripts/fuzz.sh                  smoke: FUZZ_SECONDS (default 15) per target
 #   ./scripts/fuzz.sh --long           10 minutes per target (FUZZ_SECONDS overrides)
 #   ./scripts/fuzz.sh [--long] NAME..  only these targets (e.g. mda_preset openai_request)
-# Env: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_SECONDS, FUZZ_JOBS (targets run at once,
+# The smoke uses a fixed seed (FUZZ_SEED, default 1) so CI is reproducible; --long a random one.
+# Env: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_SECONDS, FUZZ_SEED, FUZZ_JOBS (targets run at once,
 # default 1), FUZZ_WORK_DIR (corpus copies, new findings and crash artifacts; default
 # $FUZZ_BUILD_DIR/fuzz-work). A crashing input is left as <work>/<target>/crash-* (and
 # leak-*, timeout-*, oom-*): add it to tests/fuzz/corpus/<target>/ with the fix.
@@ -13,16 +14,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=15
+seed=1  # the smoke is reproducible: a fixed seed (a slower machine runs a prefix of the same inputs)
 targets=()
 for a in "$@"; do
   case "$a" in
-    --long) seconds=600 ;;
+    --long) seconds=600 seed=0 ;;  # 0: libFuzzer picks a random seed
     -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $a" >&2; exit 2 ;;
     *) targets+=("$a") ;;
   esac
 done
 seconds=${FUZZ_SECONDS:-$seconds}
+seed=${FUZZ_SEED:-$seed}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 work=${FUZZ_WORK_DIR:-$build/fuzz-work}
 
@@ -56,7 +59,7 @@ run_one() {
   # -timeout: one input taking longer is a bug. The outer timeout guards against a fuzzer that
   # hangs while reporting (seen once after an RSS-limit OOM).
   timeout -k 10 $(( seconds + 120 )) \
-    "$bin" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 -timeout="$per_input" \
+    "$bin" -seed="$seed" -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=2048 -timeout="$per_input" \
     -print_final_stats=1 -artifact_prefix="$dir/" "$dir/corpus" >"$dir/log.txt" 2>&1 || rc=$?
   local runs
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log.txt" | tail -1)

@@ -490,3 +490,32 @@ TEST(UnknownOptions, WarnedOncePerProviderAndOption) {
 
 }  // namespace
 }  // namespace llmix::adapters
+
+namespace llmix::adapters {
+namespace {
+
+// Found by tests/fuzz (anthropic_response): a field of the wrong JSON type made json::value
+// throw out of the parser, which on a worker thread would have ended the process.
+TEST(ProviderBodies, FieldsOfTheWrongTypeAreIgnoredNotThrown) {
+  ProviderResponse r;
+  std::string err;
+  EXPECT_TRUE(AnthropicMessagesAdapter::ParseResponse(
+      R"({"type":"message","content":[{"type":{"city":"Paris"}},{"type":"text","text":"ok"},
+          {"type":"tool_use","id":7,"name":[1],"input":{}}],"stop_reason":{"x":1}})",
+      &r, &err))
+      << err;
+  EXPECT_EQ(r.content, "ok");
+  ASSERT_EQ(r.tool_calls.size(), 1u);
+  EXPECT_EQ(r.tool_calls[0].id, "");
+  EXPECT_EQ(r.tool_calls[0].name, "");
+  ProviderResponse g;
+  EXPECT_TRUE(GeminiAdapter::ParseResponse(
+      R"({"candidates":[{"content":{"parts":[{"text":"hi"},{"functionCall":{"name":5,"args":{}}}]},
+          "finishReason":["STOP"]}]})",
+      &g, &err))
+      << err;
+  EXPECT_EQ(g.content, "hi");
+}
+
+}  // namespace
+}  // namespace llmix::adapters
