@@ -74,6 +74,7 @@ bool RedisServer::Start(std::chrono::milliseconds timeout) {
   if (!options_.password.empty()) {
     argv.insert(argv.end(), {"--requirepass", options_.password});
   }
+  if (options_.debug_command) argv.insert(argv.end(), {"--enable-debug-command", "local"});
   process_ = std::make_unique<ChildProcess>(
       argv, std::map<std::string, std::optional<std::string>>{}, dir_.path());
   return WaitFor(

@@ -21,6 +21,7 @@ class RedisServer {
  public:
   struct Options {
     std::string password;  // requirepass when non-empty
+    bool debug_command = false;  // allow DEBUG (e.g. DEBUG SLEEP) from local clients
   };
   RedisServer() : RedisServer(Options{}) {}
   explicit RedisServer(Options options);
