@@ -5,8 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
-args=(-S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}")
-[ "${LLMIX_SANITIZE:-0}" = 1 ] && args+=(-DLLMIX_SANITIZE=ON)
+if [ "${LLMIX_SANITIZE:-0}" = 1 ]; then
+  args=(-S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Sanitize}" -DLLMIX_SANITIZE=ON)
+else
+  args=(-S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}")
+fi
 [ -n "${BUILD_TESTS:-}" ] && args+=(-DLLMIX_BUILD_TESTS="$BUILD_TESTS")
 # npm (run by the build for the Node clients/tests) trusts the system CA store, so a CA the
 # machine adds (e.g. an egress proxy's) works as it does for apt and curl.

@@ -1,5 +1,6 @@
 #include "tests/e2e/sidecar_process.h"
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include "absl/strings/match.h"
@@ -25,7 +26,8 @@ SidecarProcess::SidecarProcess(std::vector<std::string> extra_args,
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   // Never let the developer's real keys or endpoints leak into a test.
   for (const char* k : {"OPENAI_API_KEY", "OPENAI_KEYS", "OPENAI_BASE_URL", "LLMIX_GRPC_LISTEN",
-                        "LLMIX_ADMIN_LISTEN", "LLMIX_HTTP_LISTEN", "LLMIX_AUTH_TOKEN_FILE", "LLMIX_DUMMY_UPSTREAM", "REDIS_URL"}) {
+                        "LLMIX_ADMIN_LISTEN", "LLMIX_HTTP_LISTEN", "LLMIX_AUTH_TOKEN_FILE",
+                        "LLMIX_DUMMY_UPSTREAM", "REDIS_URL"}) {
     env.emplace(k, std::nullopt);
   }
   process_ = std::make_unique<ChildProcess>(argv, env, dir_.path());
@@ -50,6 +52,20 @@ SidecarProcess::~SidecarProcess() {
   if (process_ && process_->Running()) {
     process_->Signal(SIGTERM);
     process_->Wait(std::chrono::seconds(10));
+  }
+  // In a sanitizer build (scripts/test.sh --sanitize) a report from the sidecar fails the test
+  // that started it, even when the test never looked at the process's output. (ASan and LSan
+  // also write to ASAN_OPTIONS' log_path; UBSan, linked with ASan, only to stderr.)
+  if (process_) {
+    const std::string err = process_->Stderr();
+    for (const char* marker :
+         {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: "}) {
+      if (const size_t at = err.find(marker); at != std::string::npos) {
+        ADD_FAILURE() << "sanitizer report from the sidecar:\n"
+                      << err.substr(at > 200 ? at - 200 : 0, 4000);
+        break;
+      }
+    }
   }
 }
 
