@@ -48,12 +48,15 @@ absl::StatusOr<json> ConvertMessages(const SystemSplit& split) {
       auto blocks = ContentBlocks(content, field + ".content");
       if (!blocks.ok()) return blocks.status();
       if (const json* calls = MessageField(m, "tool_calls", "toolCalls"); calls && calls->is_array()) {
-        for (const json& call : *calls) {
+        for (size_t c = 0; c < calls->size(); ++c) {
+          const json& call = (*calls)[c];
           const json* fn = MessageField(call, "function", "function");
+          auto input = ToolCallArguments(call, absl::StrCat(field, ".tool_calls[", c, "]"));
+          if (!input.ok()) return input.status();
           blocks->push_back({{"type", "tool_use"},
                              {"id", StrField(call, "id")},
                              {"name", fn != nullptr ? fn->value("name", "") : ""},
-                             {"input", ToolCallArguments(call)}});
+                             {"input", *std::move(input)}});
         }
       }
       AppendTurn(out, "assistant", std::move(*blocks));
@@ -176,7 +179,7 @@ absl::StatusOr<json> AnthropicMessagesAdapter::BuildBody(const ProviderRequest& 
 
 bool AnthropicMessagesAdapter::ParseResponse(std::string_view text, ProviderResponse* out,
                                              std::string* error) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  json j = ParseJsonBounded(text);
   if (j.is_discarded() || !j.is_object()) {
     *error = "upstream body is not a JSON object";
     return false;

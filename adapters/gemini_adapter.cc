@@ -48,11 +48,14 @@ absl::StatusOr<json> Contents(const SystemSplit& split) {
       auto parts = Parts(content, field + ".content");
       if (!parts.ok()) return parts.status();
       if (const json* calls = MessageField(m, "tool_calls", "toolCalls"); calls && calls->is_array()) {
-        for (const json& call : *calls) {
+        for (size_t c = 0; c < calls->size(); ++c) {
+          const json& call = (*calls)[c];
           const json* fn = MessageField(call, "function", "function");
           const std::string name = fn != nullptr ? fn->value("name", "") : "";
           if (call.contains("id") && call["id"].is_string()) call_names[call["id"].get<std::string>()] = name;
-          parts->push_back({{"functionCall", {{"name", name}, {"args", ToolCallArguments(call)}}}});
+          auto args = ToolCallArguments(call, absl::StrCat(field, ".tool_calls[", c, "]"));
+          if (!args.ok()) return args.status();
+          parts->push_back({{"functionCall", {{"name", name}, {"args", *std::move(args)}}}});
         }
       }
       AppendTurn(contents, "model", std::move(*parts));
@@ -64,6 +67,10 @@ absl::StatusOr<json> Contents(const SystemSplit& split) {
       if (name.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
             field, ".name: a tool message needs the function name (or a tool_call_id of an earlier call)"));
+      }
+      if (content.is_string() && JsonNestedDeeperThan(content.get_ref<const std::string&>())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".content: JSON nested deeper than ", kMaxJsonNesting, " levels"));
       }
       json response = content.is_string() ? json::parse(content.get<std::string>(), nullptr, false) : content;
       if (!response.is_object()) response = json{{"content", content}};
@@ -153,7 +160,7 @@ absl::StatusOr<json> GeminiAdapter::BuildBody(const ProviderRequest& r, std::vec
 }
 
 bool GeminiAdapter::ParseResponse(std::string_view text, ProviderResponse* out, std::string* error) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  json j = ParseJsonBounded(text);
   if (j.is_discarded() || !j.is_object()) {
     *error = "upstream body is not a JSON object";
     return false;

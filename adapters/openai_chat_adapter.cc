@@ -134,7 +134,7 @@ absl::StatusOr<json> OpenAiChatAdapter::BuildBody(const ProviderRequest& r,
 
 bool OpenAiChatAdapter::ParseResponse(std::string_view text, ProviderResponse* out,
                                       std::string* error) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  json j = ParseJsonBounded(text);
   if (j.is_discarded() || !j.is_object()) {
     *error = "upstream body is not a JSON object";
     return false;

@@ -163,13 +163,45 @@ absl::StatusOr<json> ConvertContentParts(const json& content, const std::string&
   return items;
 }
 
-json ToolCallArguments(const json& call) {
+bool JsonNestedDeeperThan(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+json ParseJsonBounded(std::string_view text) {
+  if (JsonNestedDeeperThan(text)) return json(json::value_t::discarded);
+  return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
+absl::StatusOr<json> ToolCallArguments(const json& call, const std::string& field) {
   const json* fn = MessageField(call, "function", "function");
   const json* args = fn != nullptr ? MessageField(*fn, "arguments", "arguments") : nullptr;
   if (args == nullptr) return json::object();
   if (args->is_object()) return *args;
   if (args->is_string()) {
-    json parsed = json::parse(args->get<std::string>(), nullptr, false);
+    const std::string& text = args->get_ref<const std::string&>();
+    if (JsonNestedDeeperThan(text)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".function.arguments: JSON nested deeper than ", kMaxJsonNesting, " levels"));
+    }
+    json parsed = json::parse(text, nullptr, false);
     if (parsed.is_object()) return parsed;
   }
   return json::object();
@@ -244,7 +276,7 @@ CallError ErrorFromHttp(const std::string& provider, const HttpResponse& r) {
   e.retryable = cls.retryable;
   e.http_status = r.status;
   std::string detail;
-  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  json j = ParseJsonBounded(r.body);
   if (j.is_object() && j.contains("error")) {
     const json& err = j["error"];
     if (err.is_object()) {

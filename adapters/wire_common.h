@@ -50,8 +50,25 @@ struct PartConverters {
 absl::StatusOr<nlohmann::json> ConvertContentParts(const nlohmann::json& content, const std::string& field,
                                                    std::string_view protocol, const PartConverters& convert);
 
+// How deeply JSON text from a caller or a provider may nest (arrays and objects) before an
+// adapter parses it. nlohmann's parser is iterative, but copying and dumping a value recurse:
+// a 1,000,000-level document (2 MB of brackets) would be built (~100 MB) and then overflow the
+// stack when serialized. Far above any real tool schema or response.
+constexpr int kMaxJsonNesting = 128;
+
+// True when `text` nests arrays/objects deeper than `max_depth` (brackets inside strings do not
+// count). A linear scan that allocates nothing; it does not validate the JSON.
+bool JsonNestedDeeperThan(std::string_view text, int max_depth = kMaxJsonNesting);
+
+// json::parse without exceptions: the discarded value for invalid text and for text nested
+// deeper than kMaxJsonNesting (never built).
+nlohmann::json ParseJsonBounded(std::string_view text);
+
 // An OpenAI tool call's function arguments as an object (JSON text or an object; {} else).
-nlohmann::json ToolCallArguments(const nlohmann::json& call);
+// Arguments text nested deeper than kMaxJsonNesting is an InvalidArgument error naming
+// `field` (the tool call, e.g. "messages[1].tool_calls[0]") + ".function.arguments".
+absl::StatusOr<nlohmann::json> ToolCallArguments(const nlohmann::json& call,
+                                                 const std::string& field);
 
 // Appends a turn {"role", items_key: items}, merged into the previous turn when the role
 // repeats (Anthropic and Gemini want alternating roles); empty `items` add nothing.

@@ -126,8 +126,15 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     const int64_t created = absl::ToUnixSeconds(absl::Now());
     SendJson(res, 200, ChatCompletionFromResult(ctx.result, model, created));
   });
-  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  server_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
+    if (res.status == 413) {  // httplib refused the body while reading it
+      SendError(res, {413, "invalid_request_error", "request_too_large", "body",
+                      absl::StrCat("body: larger than ",
+                                   static_cast<int64_t>(state_.options.max_request_bytes) * 2,
+                                   " bytes (twice --max-request-bytes)")});
+      return;
+    }
     SendError(res, {res.status, res.status == 404 ? "invalid_request_error" : "api_error",
                     res.status == 404 ? "unknown_url" : "", "",
                     absl::StrCat("HTTP ", res.status)});

@@ -7,6 +7,7 @@
 #include "adapters/dispatcher.h"
 #include "adapters/gemini_adapter.h"
 #include "adapters/openai_chat_adapter.h"
+#include "adapters/wire_common.h"
 #include "tests/fakes/fake_openai.h"
 
 namespace llmix::adapters {
@@ -515,6 +516,76 @@ TEST(ProviderBodies, FieldsOfTheWrongTypeAreIgnoredNotThrown) {
       &g, &err))
       << err;
   EXPECT_EQ(g.content, "hi");
+}
+
+// JSON text inside a request or a response is bounded in depth before it is parsed: a deeply
+// nested tool-call arguments string once overflowed the stack (the parse is iterative, but the
+// copy and dump of the result recurse), ending the process.
+TEST(JsonNesting, CountsBracketsOutsideStringsOnly) {
+  EXPECT_FALSE(JsonNestedDeeperThan("", 1));
+  EXPECT_FALSE(JsonNestedDeeperThan("[[1]]", 2));
+  EXPECT_TRUE(JsonNestedDeeperThan("[[1]]", 1));
+  EXPECT_TRUE(JsonNestedDeeperThan(R"({"a":{"b":[]}})", 2));
+  EXPECT_FALSE(JsonNestedDeeperThan(R"({"a":"[[[[{{{{"})", 1));
+  EXPECT_FALSE(JsonNestedDeeperThan(R"(["\"[[[[", "\\", []])", 2));
+  EXPECT_FALSE(JsonNestedDeeperThan("[][][][][]", 1));
+  EXPECT_FALSE(JsonNestedDeeperThan("]]]]][", 1));  // not JSON, but never negative
+  const std::string deep =
+      std::string(kMaxJsonNesting + 1, '[') + std::string(kMaxJsonNesting + 1, ']');
+  EXPECT_TRUE(JsonNestedDeeperThan(deep));
+  EXPECT_FALSE(JsonNestedDeeperThan(deep.substr(1, deep.size() - 2)));
+  EXPECT_TRUE(ParseJsonBounded(deep).is_discarded());
+  EXPECT_EQ(ParseJsonBounded("[[1]]"), json::parse("[[1]]"));
+}
+
+TEST(JsonNesting, DeepToolJsonInARequestIsRefusedNamingTheField) {
+  const std::string deep = "{\"a\":" + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  const json assistant = {
+      {"role", "assistant"},
+      {"content", nullptr},
+      {"tool_calls",
+       {{{"id", "c1"}, {"type", "function"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}},
+        {{"id", "c2"}, {"type", "function"}, {"function", {{"name", "f"}, {"arguments", deep}}}}}}};
+  json messages = json::array({{{"role", "user"}, {"content", "q"}}, assistant});
+  ProviderRequest r;
+  r.model = "m";
+  r.messages = &messages;
+  r.provider = "anthropic";
+  auto a = AnthropicMessagesAdapter::BuildBody(r, nullptr);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.status().message(),
+            "messages[1].tool_calls[1].function.arguments: JSON nested deeper than 128 levels");
+  r.provider = "google";
+  auto g = GeminiAdapter::BuildBody(r, nullptr);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message(),
+            "messages[1].tool_calls[1].function.arguments: JSON nested deeper than 128 levels");
+
+  messages[1]["tool_calls"].erase(1);
+  messages.push_back({{"role", "tool"}, {"tool_call_id", "c1"}, {"content", deep}});
+  g = GeminiAdapter::BuildBody(r, nullptr);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message(), "messages[2].content: JSON nested deeper than 128 levels");
+  // At the limit it is still sent as an object.
+  messages[2]["content"] = "{\"a\":" + std::string(127, '[') + std::string(127, ']') + "}";
+  g = GeminiAdapter::BuildBody(r, nullptr);
+  ASSERT_TRUE(g.ok()) << g.status();
+}
+
+TEST(JsonNesting, DeepProviderBodiesAreUnusableNotParsed) {
+  const std::string deep =
+      "{\"choices\":" + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  ProviderResponse out;
+  std::string err;
+  EXPECT_FALSE(OpenAiChatAdapter::ParseResponse(deep, &out, &err));
+  EXPECT_FALSE(AnthropicMessagesAdapter::ParseResponse(deep, &out, &err));
+  EXPECT_FALSE(GeminiAdapter::ParseResponse(deep, &out, &err));
+  HttpResponse http;
+  http.status = 500;
+  http.body = "{\"error\":" + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  CallError e = ErrorFromHttp("openai", http);
+  EXPECT_EQ(e.http_status, 500);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <stdexcept>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 
 namespace llmix::testing {
 
@@ -42,6 +44,16 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
       mu_.AwaitWithTimeout(absl::Condition(&released), absl::Seconds(30));
     }
     if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);  // scripted latency
+    if (reply.echo_api_key) {
+      std::string key = req.get_header_value("x-api-key");
+      if (key.empty()) key = req.get_header_value("x-goog-api-key");
+      if (const std::string auth = req.get_header_value("Authorization");
+          absl::StartsWith(auth, "Bearer ")) {
+        key = auth.substr(7);
+      }
+      if (reply.raw_body) absl::StrReplaceAll({{"{api_key}", key}}, &*reply.raw_body);
+      for (auto& [k, v] : reply.headers) absl::StrReplaceAll({{"{api_key}", key}}, &v);
+    }
     res.status = reply.status;
     for (const auto& [k, v] : reply.headers) res.set_header(k, v);
     if (reply.raw_body) {

@@ -37,6 +37,9 @@ struct FakeReply {
   std::chrono::milliseconds delay{0};
   nlohmann::json tool_calls;  // OpenAI tool_calls array, or null
   std::optional<std::string> reasoning_content;
+  // "{api_key}" in raw_body and header values is replaced with the credential the request
+  // carried (bearer token, x-api-key or x-goog-api-key), as a provider echoing a bad key does.
+  bool echo_api_key = false;
 };
 
 struct RecordedRequest {
