@@ -2,10 +2,14 @@
 // as soon as the previous answer arrives, for a fixed duration (and at most N requests).
 // One tool for every target so the figures compare: HTTP POST (keep-alive, one connection
 // per worker) or gRPC llmix.sidecar.v1.Llmix/Call (one channel per worker).
-//   load --http URL --body FILE [--header 'K: V']... | --grpc HOST:PORT --request FILE (JSON CallRequest)
-//   load --request FILE --grpc-frame OUT   writes the request as a gRPC length-prefixed message
+//   load --http URL --body FILE [--header 'K: V']... | --grpc HOST:PORT --request FILE (JSON
+//   CallRequest) load --request FILE --grpc-frame OUT   writes the request as a gRPC
+//   length-prefixed message
 //                                          (the HTTP/2 body of a Call, for h2load) and exits
-//        [--connections C] [--duration-s S] [--max-requests N] [--warmup N]
+//        [--connections C] [--duration-s S] [--max-requests N] [--warmup N] [--vary K]
+//   --vary K: request i of a connection differs from the others (K distinct requests in all):
+//   "{n}" in the HTTP body, or a suffix " #n" on the last gRPC message's text, with n in [0, K)
+//   (bench/soak.sh: cache misses that churn the L1 cache).
 // Prints one JSON line: requests, errors, rps, p50_us, p99_us, max_us.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -17,6 +21,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -37,6 +42,7 @@ struct Args {
   double duration_s = 5;
   long max_requests = 1000000;
   int warmup = 50;
+  long vary = 0;  // 0: every request is the same
 };
 
 std::string ReadFile(const std::string& path) {
@@ -88,6 +94,8 @@ int main(int argc, char** argv) {
     else if (k == "--duration-s") a.duration_s = std::atof(v.c_str());
     else if (k == "--max-requests") a.max_requests = std::atol(v.c_str());
     else if (k == "--warmup") a.warmup = std::atoi(v.c_str());
+    else if (k == "--vary")
+      a.vary = std::max(0L, std::atol(v.c_str()));
     else if (k == "--header") {
       auto colon = v.find(':');
       a.headers.emplace_back(v.substr(0, colon), v.substr(colon + 2));
@@ -144,8 +152,19 @@ int main(int argc, char** argv) {
       cl->set_keep_alive(true);
       cl->set_tcp_nodelay(true);
       cl->set_read_timeout(30, 0);
-      senders.push_back([cl, &body, &path, &headers] {
-        auto res = cl->Post(path, headers, body, "application/json");
+      auto n = std::make_shared<long>(c);
+      senders.push_back([cl, &body, &path, &headers, &a, n] {
+        std::string varied;
+        if (a.vary > 0) {
+          varied = body;
+          const std::string v = std::to_string(*n % a.vary);
+          *n += a.connections;
+          for (size_t at = varied.find("{n}"); at != std::string::npos;
+               at = varied.find("{n}", at)) {
+            varied.replace(at, 3, v);
+          }
+        }
+        auto res = cl->Post(path, headers, a.vary > 0 ? varied : body, "application/json");
         if (res && res->status == 200) return true;
         NoteError(res ? "HTTP " + std::to_string(res->status) + ": " + res->body.substr(0, 200)
                       : "HTTP transport: " + httplib::to_string(res.error()));
@@ -157,11 +176,21 @@ int main(int argc, char** argv) {
       auto ch = grpc::CreateCustomChannel(a.grpc_target, grpc::InsecureChannelCredentials(), args);
       stubs.push_back(v1::Llmix::NewStub(ch));
       v1::Llmix::Stub* stub = stubs.back().get();
-      senders.push_back([stub, &request] {
+      auto n = std::make_shared<long>(c);
+      senders.push_back([stub, &request, &a, n] {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         v1::CallResponse resp;
-        grpc::Status st = stub->Call(&ctx, request, &resp);
+        grpc::Status st;
+        if (a.vary > 0 && request.messages_size() > 0) {
+          v1::CallRequest varied = request;
+          v1::Message* last = varied.mutable_messages(varied.messages_size() - 1);
+          last->set_text(last->text() + " #" + std::to_string(*n % a.vary));
+          *n += a.connections;
+          st = stub->Call(&ctx, varied, &resp);
+        } else {
+          st = stub->Call(&ctx, request, &resp);
+        }
         if (st.ok() && resp.success()) return true;
         NoteError(!st.ok() ? "gRPC " + std::to_string(st.error_code()) + ": " + st.error_message()
                            : "call failed: " + resp.error().message());

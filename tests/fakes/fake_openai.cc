@@ -31,7 +31,11 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
     FakeReply reply;
     {
       absl::MutexLock l(&mu_);
-      requests_.push_back(std::move(rec));
+      if (recording_) {
+        requests_.push_back(std::move(rec));
+      } else {
+        ++unrecorded_;
+      }
       if (!script_.empty()) {
         reply = std::move(script_.front());
         script_.pop_front();
@@ -197,7 +201,12 @@ std::vector<RecordedRequest> FakeOpenAi::Requests() const {
 
 size_t FakeOpenAi::RequestCount() const {
   absl::MutexLock l(&mu_);
-  return requests_.size();
+  return requests_.size() + unrecorded_;
+}
+
+void FakeOpenAi::SetRecording(bool on) {
+  absl::MutexLock l(&mu_);
+  recording_ = on;
 }
 
 std::string FakeOpenAi::CompletionBody(const FakeReply& reply, const std::string& request_model) {

@@ -62,6 +62,8 @@ class FakeOpenAi {
   void Enqueue(FakeReply reply);
   void SetDefault(FakeReply reply);
   std::vector<RecordedRequest> Requests() const;
+  // Off: requests are counted but not kept (long runs such as bench/soak.sh).
+  void SetRecording(bool on);
   size_t RequestCount() const;
 
   // While held, every request waits (up to 30 s) before it is answered; Release() lets the
@@ -91,6 +93,8 @@ class FakeOpenAi {
   FakeReply default_ ABSL_GUARDED_BY(mu_);
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
   bool held_ ABSL_GUARDED_BY(mu_) = false;
+  bool recording_ ABSL_GUARDED_BY(mu_) = true;
+  size_t unrecorded_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   size_t max_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -1,5 +1,5 @@
 // Runs the fake OpenAI server until SIGTERM/SIGINT; prints "PORT\n" on stdout once bound.
-// Options: --content TEXT (reply text).
+// Options: --content TEXT (reply text), --no-record (keep no request bodies: long runs).
 #include <signal.h>
 
 #include <cstring>
@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   llmix::testing::FakeOpenAi fake;
   llmix::testing::FakeReply reply;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--content") == 0) reply.content = argv[i + 1];
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--content") == 0 && i + 1 < argc) reply.content = argv[++i];
+    if (std::strcmp(argv[i], "--no-record") == 0) fake.SetRecording(false);
   }
   fake.SetDefault(reply);
   std::cout << fake.port() << std::endl;
