@@ -108,34 +108,10 @@ std::map<std::string, Trace> ByTrace(const std::vector<OtlpReceiver::ReceivedSpa
   return out;
 }
 
-// The value of one exposition line "name{labels} value"; nullopt when absent.
-std::optional<double> Metric(const std::string& text, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.size() > series.size() && line.substr(0, series.size()) == series &&
-        line[series.size()] == ' ') {
-      double v = 0;
-      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
-    }
-  }
-  return std::nullopt;
-}
-
 std::string CallerTraceparent(int n) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "00-%032x-%016x-01", 0xabc000 + n, 0x5150 + n);
   return buf;
-}
-
-int FreeClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 class ObservabilityE2E : public ::testing::TestWithParam<std::string> {
@@ -314,29 +290,31 @@ TEST_P(ObservabilityE2E, SpanTreePerCallMetricsAndNoKeyInThePayload) {
   CommandResult check = RunCommand({"promtool", "check", "metrics"}, metrics);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   const std::string calls = R"(llmix_calls_total{preset="inline",provider="openai",outcome=)";
-  EXPECT_EQ(Metric(metrics, calls + R"("success"})"), 3);
-  EXPECT_EQ(Metric(metrics, calls + R"("failure"})"), 1);
-  EXPECT_EQ(Metric(metrics, R"(llmix_cache_hits_total{tier="l1"})"), 1);
-  EXPECT_EQ(Metric(metrics, "llmix_cache_misses_total"), 3);
+  EXPECT_EQ(MetricValue(metrics, calls + R"("success"})"), 3);
+  EXPECT_EQ(MetricValue(metrics, calls + R"("failure"})"), 1);
+  EXPECT_EQ(MetricValue(metrics, R"(llmix_cache_hits_total{tier="l1"})"), 1);
+  EXPECT_EQ(MetricValue(metrics, "llmix_cache_misses_total"), 3);
   const std::string up = R"(llmix_upstream_requests_total{provider="openai",status=)";
-  EXPECT_EQ(Metric(metrics, up + R"("200"})"), 2);
-  EXPECT_EQ(Metric(metrics, up + R"("429"})"), 1);
-  EXPECT_EQ(Metric(metrics, up + R"("500"})"), 2);
-  EXPECT_EQ(Metric(metrics, R"(llmix_upstream_request_duration_seconds_count{provider="openai"})"),
-            5);
-  EXPECT_EQ(Metric(metrics, R"(llmix_stage_duration_seconds_count{stage="dispatch"})"), 5);
-  EXPECT_EQ(Metric(metrics, R"(llmix_call_duration_seconds_count{outcome="success"})"), 3);
+  EXPECT_EQ(MetricValue(metrics, up + R"("200"})"), 2);
+  EXPECT_EQ(MetricValue(metrics, up + R"("429"})"), 1);
+  EXPECT_EQ(MetricValue(metrics, up + R"("500"})"), 2);
+  EXPECT_EQ(
+      MetricValue(metrics, R"(llmix_upstream_request_duration_seconds_count{provider="openai"})"),
+      5);
+  EXPECT_EQ(MetricValue(metrics, R"(llmix_stage_duration_seconds_count{stage="dispatch"})"), 5);
+  EXPECT_EQ(MetricValue(metrics, R"(llmix_call_duration_seconds_count{outcome="success"})"), 3);
   // The provider's own base URL (here OPENAI_BASE_URL) is the breaker's "default" upstream.
-  EXPECT_EQ(Metric(metrics, R"(llmix_breaker_state{provider="openai",upstream="default"})"), 0);
-  EXPECT_EQ(Metric(metrics, R"(llmix_key_pool_keys{provider="openai",state="alive"})"), 1);
-  EXPECT_TRUE(Metric(metrics, R"(llmix_aimd_limit{provider="openai"})").has_value());
-  EXPECT_EQ(Metric(metrics, "llmix_worker_queue_depth"), 0);
-  EXPECT_EQ(Metric(metrics, R"(llmix_config_info{revision=""})"), 1);
-  EXPECT_EQ(Metric(metrics, R"(llmix_trace_spans_total{result="dropped"})"), 0);
+  EXPECT_EQ(MetricValue(metrics, R"(llmix_breaker_state{provider="openai",upstream="default"})"),
+            0);
+  EXPECT_EQ(MetricValue(metrics, R"(llmix_key_pool_keys{provider="openai",state="alive"})"), 1);
+  EXPECT_TRUE(MetricValue(metrics, R"(llmix_aimd_limit{provider="openai"})").has_value());
+  EXPECT_EQ(MetricValue(metrics, "llmix_worker_queue_depth"), 0);
+  EXPECT_EQ(MetricValue(metrics, R"(llmix_config_info{revision=""})"), 1);
+  EXPECT_EQ(MetricValue(metrics, R"(llmix_trace_spans_total{result="dropped"})"), 0);
   EXPECT_TRUE(WaitFor([&] {
     std::string m2;
     sidecar->AdminGet("/metrics", &m2);
-    return Metric(m2, R"(llmix_trace_spans_total{result="exported"})") == kSpans;
+    return MetricValue(m2, R"(llmix_trace_spans_total{result="exported"})") == kSpans;
   }));
 }
 
@@ -398,7 +376,7 @@ INSTANTIATE_TEST_SUITE_P(Protocols, ObservabilityE2E, ::testing::Values("grpc", 
 // is not held up by the export.
 TEST(ObservabilityFaults, CollectorDownNeverCostsACall) {
   FakeOpenAi fake;
-  const std::string dead = "http://127.0.0.1:" + std::to_string(FreeClosedPort());
+  const std::string dead = "http://127.0.0.1:" + std::to_string(ClosedPort());
   for (const char* protocol : {"grpc", "http/protobuf"}) {
     SCOPED_TRACE(protocol);
     SidecarProcess sidecar({}, {{"OPENAI_BASE_URL", fake.base_url()},
@@ -419,14 +397,14 @@ TEST(ObservabilityFaults, CollectorDownNeverCostsACall) {
     std::string metrics;
     EXPECT_TRUE(WaitFor([&] {
       sidecar.AdminGet("/metrics", &metrics);
-      auto failed = Metric(metrics, R"(llmix_trace_spans_total{result="failed"})");
-      auto dropped = Metric(metrics, R"(llmix_trace_spans_total{result="dropped"})");
+      auto failed = MetricValue(metrics, R"(llmix_trace_spans_total{result="failed"})");
+      auto dropped = MetricValue(metrics, R"(llmix_trace_spans_total{result="dropped"})");
       return failed.value_or(0) > 0 &&
              failed.value_or(0) + dropped.value_or(0) +
-                     Metric(metrics, "llmix_trace_export_queue_spans").value_or(0) ==
+                     MetricValue(metrics, "llmix_trace_export_queue_spans").value_or(0) ==
                  kCalls * kMissChain.size();
     })) << metrics;
-    EXPECT_EQ(Metric(metrics, R"(llmix_trace_spans_total{result="exported"})"), 0);
+    EXPECT_EQ(MetricValue(metrics, R"(llmix_trace_spans_total{result="exported"})"), 0);
     sidecar.process().Signal(SIGTERM);
     auto status = sidecar.process().Wait(std::chrono::seconds(10));
     ASSERT_TRUE(status.has_value()) << "SIGTERM held up by a dead collector";

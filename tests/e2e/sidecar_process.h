@@ -54,6 +54,12 @@ class SidecarProcess {
   std::unique_ptr<v1::Llmix::Stub> stub_;
 };
 
+// The value of one exposition line "name{labels} value" of /metrics; nullopt when absent.
+std::optional<double> MetricValue(const std::string& exposition, const std::string& series);
+
+// A loopback TCP port that was free a moment ago and has no listener.
+int ClosedPort();
+
 // A request with an inline config and one user message.
 v1::CallRequest InlineRequest(const std::string& config_json, const std::string& user_text);
 

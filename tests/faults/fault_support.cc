@@ -1,19 +1,12 @@
 #include "tests/faults/fault_support.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 
 namespace llmix::testing {
 
@@ -65,33 +58,10 @@ Tally RunCalls(SidecarProcess& sidecar, int threads, int per_thread,
   return tally;
 }
 
-std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
-    if (line.size() > series.size() && line.substr(0, series.size()) == series &&
-        line[series.size()] == ' ') {
-      double v = 0;
-      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
-    }
-  }
-  return std::nullopt;
-}
-
 double Metric(SidecarProcess& sidecar, const std::string& series) {
   std::string body;
   if (sidecar.AdminGet("/metrics", &body) != 200) return -1;
   return MetricValue(body, series).value_or(0);
-}
-
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 std::string OpenAiConfig(const std::string& caching_json) {

@@ -1,6 +1,6 @@
 // Shared pieces of the fault matrix: run a bounded batch of concurrent calls and tally how
-// each one ended (every call must end exactly once, within its deadline), read a Prometheus
-// series from /metrics, and a port nothing listens on.
+// each one ended (every call must end exactly once, within its deadline), and read a
+// Prometheus series from a sidecar's /metrics.
 #pragma once
 
 #include <chrono>
@@ -33,13 +33,8 @@ Tally RunCalls(SidecarProcess& sidecar, int threads, int per_thread,
 // The outcome label of one finished call (as in Tally).
 std::string OutcomeOf(const grpc::Status& status, const v1::CallResponse& resp);
 
-// The value of one exposition line "name{labels} value" of /metrics; nullopt when absent.
-std::optional<double> MetricValue(const std::string& exposition, const std::string& series);
-// GET /metrics and read one series; 0 when absent.
+// GET /metrics and read one series (MetricValue); 0 when absent, -1 when unreachable.
 double Metric(SidecarProcess& sidecar, const std::string& series);
-
-// A loopback TCP port that was free a moment ago and has no listener.
-int ClosedPort();
 
 // An OpenAI-protocol inline config, with an optional "caching" object.
 std::string OpenAiConfig(const std::string& caching_json = "");
