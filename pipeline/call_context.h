@@ -64,6 +64,7 @@ struct CallResult {
   std::string config_revision;
   int attempts = 0;
   std::string trace_id;
+  int fallback_index = 0;  // which target served: 0 the preset's own, i the i-th fallback
 };
 
 // Moves a call from a thread that must not block (a gRPC callback thread, an HTTP front-door
@@ -89,6 +90,7 @@ struct CallContext {
   std::optional<registry::LlmConfig> inline_config;  // owns the config for config_json calls
   const registry::LlmConfig* config = nullptr;        // into snapshot or inline_config
   std::string preset_id;                               // empty for inline configs
+  const registry::Preset* preset = nullptr;            // into snapshot; null for inline configs
   std::string base_url;                                // effective upstream base URL
   std::string request_key;  // "llmix:resp:<sha256>" of the call as LLMix hashes it (CONTRACT §1)
   absl::Duration deadline = absl::InfiniteDuration();  // on the pipeline clock's Monotonic()

@@ -52,6 +52,7 @@ void Pipeline::Run(CallContext& ctx, Done on_complete) const {
 }
 
 void Pipeline::RunFrom(size_t index, CallContext& ctx, const SpanContext* parent, Done then) const {
+  while (index < stages_.size() && stages_[index]->Skip(ctx)) ++index;
   if (index >= stages_.size()) {
     std::move(then)();
     return;

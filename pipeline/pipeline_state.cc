@@ -33,6 +33,10 @@ PipelineMetrics::PipelineMetrics(MetricRegistry& registry)
                                                {})
                                .With({})),
       cache_l2_writes(registry.AddCounter("llmix_cache_l2_writes_total", "L2 writes done.", {})
-                          .With({})) {}
+                          .With({})),
+      fallbacks(registry.AddCounter("llmix_fallbacks_total",
+                                    "Calls that moved on to a preset's fallback target, by "
+                                    "preset and target (1 = the first fallback).",
+                                    {"preset", "target"})) {}
 
 }  // namespace llmix::pipeline

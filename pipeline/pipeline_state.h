@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/dispatcher.h"
@@ -35,17 +36,58 @@ struct PipelineMetrics {
   // {preset, provider, outcome}: outcome success | failure | the gRPC code in lower case
   // (invalid_argument, not_found, ...); preset "inline" for inline configs, "" before resolve.
   CounterFamily& calls;
-  HistogramFamily& call_seconds;     // {outcome}
-  HistogramFamily& stage_seconds;    // {stage}
-  CounterFamily& upstream_requests;  // {provider, status}: HTTP status or "network"
+  HistogramFamily& call_seconds;      // {outcome}
+  HistogramFamily& stage_seconds;     // {stage}
+  CounterFamily& upstream_requests;   // {provider, status}: HTTP status or "network"
   HistogramFamily& upstream_seconds;  // {provider}
   // Response cache (pipeline/cache).
-  CounterFamily& cache_hits;         // {tier}: l1 | l2
-  Counter& cache_misses;             // lookups that found nothing (bypass/refresh not counted)
-  CounterFamily& cache_l2_errors;    // {op}: get | set | connect
-  Gauge& cache_l2_up;                // 1 while Redis is reachable
-  Counter& cache_l2_write_drops;     // L2 writes dropped (queue full or Redis down)
-  Counter& cache_l2_writes;          // L2 writes done
+  CounterFamily& cache_hits;       // {tier}: l1 | l2
+  Counter& cache_misses;           // lookups that found nothing (bypass/refresh not counted)
+  CounterFamily& cache_l2_errors;  // {op}: get | set | connect
+  Gauge& cache_l2_up;              // 1 while Redis is reachable
+  Counter& cache_l2_write_drops;   // L2 writes dropped (queue full or Redis down)
+  Counter& cache_l2_writes;        // L2 writes done
+  CounterFamily& fallbacks;        // {preset, target}: a call moved on to fallback target i
+};
+
+// Which fallback target last served each preset, so it is tried first for the preset's
+// `fallback.stickyMs` (per sidecar process). Keyed by revision too: a new revision may
+// reorder its targets. Thread-safe.
+class FallbackMemory {
+ public:
+  // The target to try first (0: the preset's own) for `preset` of `revision` at `now`.
+  int First(const std::string& preset, const std::string& revision, absl::Time now) const {
+    absl::MutexLock l(&mu_);
+    auto it = served_.find(preset);
+    if (it == served_.end() || it->second.revision != revision || now >= it->second.until) {
+      return 0;
+    }
+    return it->second.index;
+  }
+  // `index` served `preset` at `now`. A fallback target is remembered for `sticky` from the
+  // moment the call first moved to it (serving again does not extend that, so the preset's
+  // own target is retried every `sticky` while it is down); 0, the preset's own, forgets.
+  void Served(const std::string& preset, const std::string& revision, int index, absl::Time now,
+              absl::Duration sticky) {
+    absl::MutexLock l(&mu_);
+    if (index == 0) {
+      served_.erase(preset);
+      return;
+    }
+    Entry& e = served_[preset];
+    if (e.revision != revision || e.index != index || now >= e.until) {
+      e = {revision, index, now + sticky};
+    }
+  }
+
+ private:
+  struct Entry {
+    std::string revision;
+    int index = 0;
+    absl::Time until;
+  };
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> served_ ABSL_GUARDED_BY(mu_);
 };
 
 // The active snapshot, swapped atomically on reload; readers take a reference once per call.
@@ -83,6 +125,7 @@ struct PipelineState {
   // Breakers, key pools, AIMD limiters, singleflight table, scheduler, executor
   // (pipeline/resilience_state.h); BuildPipeline creates a default one when unset.
   std::unique_ptr<ResilienceState> resilience = nullptr;
+  FallbackMemory fallback_memory{};
 };
 
 }  // namespace llmix::pipeline

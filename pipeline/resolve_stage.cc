@@ -22,8 +22,8 @@ absl::Status RenameConfigField(const absl::Status& st) {
 absl::StatusOr<nlohmann::json> ParseJsonField(std::string_view field, const std::string& text) {
   auto j = ParseJsJson(text);
   if (!j.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(absl::string_view(field.data(), field.size()),
-                                                   ": ", j.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(absl::string_view(field.data(), field.size()), ": ", j.status().message()));
   }
   return j;
 }
@@ -33,7 +33,6 @@ absl::StatusOr<nlohmann::json> ParseJsonField(std::string_view field, const std:
 absl::Status ResolveStage::Resolve(CallContext& ctx) const {
   ctx.snapshot = state_.snapshots.Get();
   ctx.result.config_revision = ctx.snapshot->revision;
-  std::optional<std::string> preset_base_url;
   if (ctx.input.preset.has_value()) {
     const registry::Preset* preset = ctx.snapshot->Find(*ctx.input.preset);
     if (preset == nullptr) {
@@ -43,8 +42,8 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
                                          : absl::StrCat(" in revision ", ctx.snapshot->revision)));
     }
     ctx.preset_id = preset->id;
+    ctx.preset = preset;
     ctx.config = &preset->config;
-    preset_base_url = preset->base_url;
   } else {
     auto parsed = ParseJsonField("config_json", *ctx.input.config_json);
     if (!parsed.ok()) return parsed.status();
@@ -53,7 +52,32 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
     ctx.inline_config = std::move(*config);
     ctx.config = &*ctx.inline_config;
   }
+  if (absl::Status st = SelectTarget(state_, ctx, *ctx.config,
+                                     ctx.preset != nullptr ? ctx.preset->base_url : std::nullopt);
+      !st.ok()) {
+    return st;
+  }
 
+  const registry::LlmConfig& cfg = *ctx.config;
+  absl::Duration timeout = state_.options.default_timeout;
+  if (ctx.input.timeout.has_value()) {
+    timeout = *ctx.input.timeout;
+  } else if (cfg.timeout && cfg.timeout->total_time_s && *cfg.timeout->total_time_s > 0) {
+    timeout = absl::Seconds(*cfg.timeout->total_time_s);
+  }
+  ctx.deadline = state_.clock.Monotonic() + timeout;
+  return absl::OkStatus();
+}
+
+absl::Status SelectTarget(const PipelineState& state, CallContext& ctx,
+                          const registry::LlmConfig& base,
+                          const std::optional<std::string>& preset_base_url) {
+  if (ctx.preset != nullptr) {
+    // A preset or one of its fallback targets (immutable, in the snapshot): the call's own
+    // overrides go on a fresh copy. An inline config is `base` itself and changed in place.
+    ctx.inline_config.reset();
+    ctx.config = &base;
+  }
   if (ctx.input.response_format_json.has_value()) {
     auto rf = ParseJsonField("response_format_json", *ctx.input.response_format_json);
     if (!rf.ok()) return rf.status();
@@ -78,7 +102,7 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
   ctx.result.model = cfg.model;
   // The request's identity as LLMix hashes it: the response-cache key and the singleflight
   // key. It also resolves the sno-gpu base URL, whose errors fail the call here, as in LLMix.
-  auto key = cache::CacheKeyOf(cfg.raw, ctx.input.messages, state_.env);
+  auto key = cache::CacheKeyOf(cfg.raw, ctx.input.messages, state.env);
   if (!key.ok()) {
     CallError e;
     e.code = CallErrorCode::kConfig;
@@ -91,22 +115,15 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
 
   // Upstream base URL: the inline config's baseUrl (sno-gpu: its rewritten URL), else the
   // preset's llmix-sidecar baseUrl, else the provider's env override or catalog default.
-  auto base_url = EffectiveBaseUrl(cfg.provider, cfg.base_url, cfg.provider_options, state_.env);
+  ctx.base_url.clear();
+  auto base_url = EffectiveBaseUrl(cfg.provider, cfg.base_url, cfg.provider_options, state.env);
   if (base_url.ok() && !base_url->empty()) {
     ctx.base_url = *base_url;
   } else if (preset_base_url.has_value() && !preset_base_url->empty()) {
     ctx.base_url = *preset_base_url;
   } else if (const ProviderInfo* provider = FindProvider(cfg.provider); provider != nullptr) {
-    ctx.base_url = DefaultBaseUrl(*provider, state_.env);
+    ctx.base_url = DefaultBaseUrl(*provider, state.env);
   }
-
-  absl::Duration timeout = state_.options.default_timeout;
-  if (ctx.input.timeout.has_value()) {
-    timeout = *ctx.input.timeout;
-  } else if (cfg.timeout && cfg.timeout->total_time_s && *cfg.timeout->total_time_s > 0) {
-    timeout = absl::Seconds(*cfg.timeout->total_time_s);
-  }
-  ctx.deadline = state_.clock.Monotonic() + timeout;
   return absl::OkStatus();
 }
 

@@ -9,6 +9,14 @@
 
 namespace llmix::pipeline {
 
+// Points the call at one target: `base` (the preset's config, one of its fallback targets, or
+// the inline config) with the request's response_format and common overrides applied, and
+// sets the provider/model of the result, the request (cache) key and the base URL. Errors are
+// INVALID_ARGUMENT naming the field; a config error the cache key finds fails the call.
+absl::Status SelectTarget(const PipelineState& state, CallContext& ctx,
+                          const registry::LlmConfig& base,
+                          const std::optional<std::string>& preset_base_url);
+
 class ResolveStage final : public Stage {
  public:
   explicit ResolveStage(const PipelineState& state) : state_(state) {}

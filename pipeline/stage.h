@@ -42,6 +42,9 @@ class Stage {
   // singleflight). The runner hands the call to a worker before the first such stage; the
   // stages before it run on the thread that started the call.
   virtual bool needs_worker() const { return false; }
+  // True when the stage has nothing to do for this call: the runner goes straight to the next
+  // stage, with no span. For stages that only some presets use (fallback chains).
+  virtual bool Skip(const CallContext& ctx) const { return false; }
   virtual void Run(CallContext& ctx, const Next& next, Done done) const = 0;
 };
 

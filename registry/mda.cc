@@ -503,8 +503,6 @@ absl::StatusOr<ProjectedPreset> ProjectMdaFrontMatter(const nlohmann::json& fron
           absl::StrCat("Invalid metadata.llmix-sidecar in ", AV(source_path), ":\n",
                        IssueLines(sidecar_issues, doc, {"metadata", "llmix-sidecar"})));
     }
-    if (const json* url = Member(*sidecar, "baseUrl"))
-      out.sidecar.base_url = url->get<std::string>();
   }
 
   // projectMdaPresetToConfig
@@ -551,6 +549,15 @@ absl::StatusOr<ProjectedPreset> ProjectMdaFrontMatter(const nlohmann::json& fron
   if (!parsed.ok()) {
     return MakeError(ErrorKind::kInvalidConfig,
                      absl::StrCat(AV(source_path), ": ", parsed.status().message()));
+  }
+  if (const json* sidecar = Member(fm["metadata"], "llmix-sidecar")) {
+    absl::StatusOr<SidecarSettings> settings = SidecarSettingsOf(*sidecar, *parsed);
+    if (!settings.ok()) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       absl::StrCat("Invalid metadata.llmix-sidecar in ", AV(source_path), ": ",
+                                    settings.status().message()));
+    }
+    out.sidecar = *std::move(settings);
   }
   out.config = *std::move(parsed);
   out.resolved = std::move(config);

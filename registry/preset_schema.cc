@@ -554,7 +554,18 @@ void BaseUrlRule(const json& data, Path& path, Issues& out) {
 
 const Schema& SidecarNamespaceSchema() {
   static const SchemaPtr* schema = [] {
-    auto s = Object({{"baseUrl", Opt(Str(1))}});
+    auto target = Object({
+        {"provider", Enum(ProviderNames())},
+        {"model", Str(1)},
+        {"providerOptions", Opt(Record(Any()))},
+        {"baseUrl", Opt(Str(1))},
+    });
+    target->refine = BaseUrlRule;
+    auto fallback = Object({
+        {"targets", ArrayOf(target)},
+        {"stickyMs", Opt(IntPositive())},
+    });
+    auto s = Object({{"baseUrl", Opt(Str(1))}, {"fallback", Opt(fallback)}});
     s->refine = BaseUrlRule;
     return new SchemaPtr(s);
   }();

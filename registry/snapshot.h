@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "registry/llm_config.h"
 
 namespace llmix::registry {
@@ -18,9 +20,27 @@ namespace llmix::registry {
 // Sidecar-only preset settings, from the `metadata.llmix-sidecar` namespace of the preset's
 // front matter (strict: unknown keys are errors). The LLMix libraries ignore this namespace, and
 // nothing here ever enters a cache key.
+// One entry of `fallback.targets`: the preset's config with this target's provider, model and
+// (when given) providerOptions, validated like a preset at load time. Its cache key is its own.
+struct FallbackTarget {
+  LlmConfig config;
+  std::optional<std::string> base_url;  // `baseUrl` of the target
+};
+
 struct SidecarSettings {
   std::optional<std::string> base_url;  // `baseUrl`: overrides the provider's base URL
+  // `fallback.targets`: tried in order when the preset's own target fails in a way another
+  // provider may not (retryable upstream errors, open breaker, dead key pool, no key).
+  std::vector<FallbackTarget> fallback;
+  // `fallback.stickyMs`: how long the target that last served is tried first.
+  absl::Duration fallback_sticky = absl::Seconds(60);
 };
+
+// The typed settings of a schema-checked `metadata.llmix-sidecar` object for a preset whose
+// own config is `primary`. InvalidConfig naming the field (e.g. "fallback.targets[1]: ...")
+// when a fallback target is not a valid preset config.
+absl::StatusOr<SidecarSettings> SidecarSettingsOf(const nlohmann::json& ns,
+                                                  const LlmConfig& primary);
 
 struct Preset {
   std::string id;           // "module/preset"

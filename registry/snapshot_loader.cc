@@ -86,8 +86,8 @@ absl::StatusOr<LlmConfig> ParseResolved(const json& value, const std::string& pa
 }
 
 // The sidecar namespace of a (verified) source file.
-absl::StatusOr<SidecarSettings> ReadSidecarSettings(std::string_view text,
-                                                    const std::string& path) {
+absl::StatusOr<SidecarSettings> ReadSidecarSettings(std::string_view text, const std::string& path,
+                                                    const LlmConfig& primary) {
   absl::StatusOr<MdaDocument> doc = ParseMdaText(text, path);
   if (!doc.ok()) return doc.status();
   SidecarSettings out;
@@ -111,8 +111,13 @@ absl::StatusOr<SidecarSettings> ReadSidecarSettings(std::string_view text,
                      absl::StrCat("Invalid metadata.llmix-sidecar in ", path, ":\n",
                                   absl::StrJoin(lines, "\n")));
   }
-  if (ns.contains("baseUrl")) out.base_url = ns["baseUrl"].get<std::string>();
-  return out;
+  absl::StatusOr<SidecarSettings> settings = SidecarSettingsOf(ns, primary);
+  if (!settings.ok()) {
+    return MakeError(ErrorKind::kInvalidConfig,
+                     absl::StrCat("Invalid metadata.llmix-sidecar in ", path, ": ",
+                                  settings.status().message()));
+  }
+  return settings;
 }
 
 }  // namespace
@@ -211,7 +216,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(const std::string& 
     if (!resolved_json.ok()) return resolved_json.status();
     absl::StatusOr<LlmConfig> config = ParseResolved(*resolved_json, resolved_path);
     if (!config.ok()) return config.status();
-    absl::StatusOr<SidecarSettings> sidecar = ReadSidecarSettings(*source, source_path);
+    absl::StatusOr<SidecarSettings> sidecar = ReadSidecarSettings(*source, source_path, *config);
     if (!sidecar.ok()) return sidecar.status();
 
     auto preset = std::make_shared<Preset>();

@@ -108,6 +108,9 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     res.set_header("x-llmix-config-revision", ctx.result.config_revision);
     if (!ctx.result.provider.empty()) res.set_header("x-llmix-provider", ctx.result.provider);
     res.set_header("x-llmix-attempts", std::to_string(ctx.result.attempts));
+    if (ctx.result.fallback_index != 0) {
+      res.set_header("x-llmix-fallback-index", std::to_string(ctx.result.fallback_index));
+    }
     if (!ctx.status.ok()) {
       SendError(res, ErrorFromStatus(ctx.status));
       return;

@@ -201,6 +201,7 @@ void ToCallResponse(pipeline::CallResult&& r, v1::CallResponse* out) {
   }
   out->set_config_revision(ToValidUtf8(std::move(r.config_revision)));
   out->set_attempts(r.attempts);
+  out->set_fallback_index(r.fallback_index);
   out->set_trace_id(std::move(r.trace_id));
 }
 

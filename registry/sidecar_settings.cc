@@ -1,0 +1,44 @@
+// metadata.llmix-sidecar -> SidecarSettings (after CheckSidecarNamespaceSchema).
+#include "absl/strings/str_cat.h"
+#include "registry/errors.h"
+#include "registry/snapshot.h"
+
+namespace llmix::registry {
+
+using nlohmann::json;
+
+absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfig& primary) {
+  SidecarSettings out;
+  if (!ns.is_object()) return out;
+  if (auto url = ns.find("baseUrl"); url != ns.end() && url->is_string()) {
+    out.base_url = url->get<std::string>();
+  }
+  auto fallback = ns.find("fallback");
+  if (fallback == ns.end() || !fallback->is_object()) return out;
+  if (auto sticky = fallback->find("stickyMs"); sticky != fallback->end() && sticky->is_number()) {
+    out.fallback_sticky = absl::Milliseconds(sticky->get<double>());
+  }
+  const json& targets = (*fallback)["targets"];
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const json& t = targets[i];
+    // The preset's own config with this target's provider, model and providerOptions: the
+    // common parameters, caching and timeout carry over, so each target is a whole preset.
+    json raw = primary.raw;
+    raw["provider"] = t["provider"];
+    raw["model"] = t["model"];
+    if (auto po = t.find("providerOptions"); po != t.end()) raw["providerOptions"] = *po;
+    absl::StatusOr<LlmConfig> config = ParseLlmConfig(raw, Strictness::kStrict);
+    if (!config.ok()) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       absl::StrCat("fallback.targets[", i, "]: ", config.status().message()));
+    }
+    FallbackTarget target{*std::move(config), std::nullopt};
+    if (auto url = t.find("baseUrl"); url != t.end() && url->is_string()) {
+      target.base_url = url->get<std::string>();
+    }
+    out.fallback.push_back(std::move(target));
+  }
+  return out;
+}
+
+}  // namespace llmix::registry
