@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/env_refs.h"
 #include "common/js_json.h"
 #include "common/provider_catalog.h"
 #include "pipeline/cache/cache_key.h"
@@ -121,6 +122,20 @@ absl::Status SelectTarget(const PipelineState& state, CallContext& ctx,
     ctx.base_url = *base_url;
   } else if (preset_base_url.has_value() && !preset_base_url->empty()) {
     ctx.base_url = *preset_base_url;
+    // ${VAR} / ${VAR:-default} references (checked at publish) take the sidecar's environment.
+    std::string error;
+    if (preset_base_url->find("${") != std::string::npos &&
+        (!ExpandEnvRefs(*preset_base_url, state.env, &ctx.base_url, &error) ||
+         !(absl::StartsWith(ctx.base_url, "http://") ||
+           absl::StartsWith(ctx.base_url, "https://")))) {
+      CallError e;
+      e.code = CallErrorCode::kConfig;
+      e.provider = cfg.provider;
+      e.message = absl::StrCat("metadata.llmix-sidecar baseUrl: ",
+                               error.empty() ? "does not expand to an http(s) URL" : error);
+      ctx.Fail(std::move(e));
+      return absl::OkStatus();
+    }
   } else if (const ProviderInfo* provider = FindProvider(cfg.provider); provider != nullptr) {
     ctx.base_url = DefaultBaseUrl(*provider, state.env);
   }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/canonical_json.h"
+#include "common/env_refs.h"
 
 namespace llmix::registry {
 
@@ -545,10 +546,16 @@ void BaseUrlRule(const json& data, Path& path, Issues& out) {
   auto it = data.find("baseUrl");
   if (it == data.end() || !it->is_string()) return;
   const std::string& url = it->get_ref<const std::string&>();
-  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
-    Path p = path;
-    p.push_back("baseUrl");
-    AddIssue(out, p, "custom", "baseUrl must be an http:// or https:// URL", false);
+  Path p = path;
+  p.push_back("baseUrl");
+  if (std::string problem = CheckEnvRefs(url); !problem.empty()) {
+    AddIssue(out, p, "custom", problem, false);
+  } else if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://") &&
+             !absl::StartsWith(url, "${")) {
+    // A URL that starts with a ${...} reference is checked once expanded, at call time.
+    AddIssue(out, p, "custom",
+             "baseUrl must be an http:// or https:// URL (or start with a ${VAR} reference)",
+             false);
   }
 }
 

@@ -53,9 +53,11 @@ class FallbackE2E : public ::testing::Test {
     root_ = dir_.File("llm");
     fs::create_directories(root_ + "/source/demo");
     WriteFile(root_ + "/source/demo/chain.mda",
-              absl::StrReplaceAll(kPreset, {{"PRIMARY_URL", primary_.base_url()},
-                                            {"SECONDARY_URL", secondary_.base_url()},
-                                            {"STICKY_MS", std::to_string(sticky_ms)}}));
+              absl::StrReplaceAll(
+                  kPreset, {{"PRIMARY_URL", primary_.base_url()},
+                            // Expanded from the sidecar's env at call time.
+                            {"SECONDARY_URL", "${LLMIX_E2E_SECONDARY_URL:-http://127.0.0.1:1/v1}"},
+                            {"STICKY_MS", std::to_string(sticky_ms)}}));
     CommandResult r = RunCommand({LLMIX_SIDECAR_BIN, "publish", "--root", root_});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
@@ -66,7 +68,8 @@ class FallbackE2E : public ::testing::Test {
         std::vector<std::string>{"--registry", root_, "--max-retries", "1", "--retry-base-ms", "10",
                                  "--retry-jitter-ms", "0", "--breaker-threshold", "2",
                                  "--breaker-cooldown-ms", "200"},
-        std::map<std::string, std::optional<std::string>>{{"OPENAI_API_KEY", "sk-fallback"}});
+        std::map<std::string, std::optional<std::string>>{
+            {"OPENAI_API_KEY", "sk-fallback"}, {"LLMIX_E2E_SECONDARY_URL", secondary_.base_url()}});
     ASSERT_TRUE(sidecar_->ready()) << sidecar_->error();
   }
 
@@ -184,6 +187,15 @@ TEST(FallbackConfig, AnInvalidTargetIsRefusedAtPublishNamingTheField) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("fallback.targets.0.provider"), std::string::npos)
       << r.out << r.err;
+
+  // A ${VAR} reference may never pull a credential into a preset.
+  WriteFile(root + "/source/demo/chain.mda",
+            absl::StrReplaceAll(kPreset, {{"PRIMARY_URL", "${OPENAI_API_KEY}"},
+                                          {"SECONDARY_URL", "http://127.0.0.1:2/v1"},
+                                          {"STICKY_MS", "1000"}}));
+  r = RunCommand({LLMIX_SIDECAR_BIN, "publish", "--root", root});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("names a secret"), std::string::npos) << r.out << r.err;
 }
 
 }  // namespace
