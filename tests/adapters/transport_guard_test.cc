@@ -1,12 +1,12 @@
 // Transport guards: the SSRF check on link-local / metadata addresses, NO_PROXY matching, and
 // a forward proxy actually carrying upstream requests.
-#include <httplib.h>
-
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <thread>
 
 #include "adapters/http_transport.h"
+#include "tests/fakes/recording_proxy.h"
 #include "tests/support/process.h"
 
 namespace llmix::adapters {
@@ -50,41 +50,7 @@ TEST(NoProxy, MatchesLikeCurl) {
 }
 
 // A forward proxy stand-in: records the request target it was asked for and answers.
-class RecordingProxy {
- public:
-  RecordingProxy() {
-    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> l(mu_);
-      targets_.push_back(req.target);
-      auth_ = req.get_header_value("Proxy-Authorization");
-      res.set_content(R"({"ok":true})", "application/json");
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    llmix::testing::WaitFor([this] { return server_.is_running(); });
-  }
-  ~RecordingProxy() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  std::vector<std::string> targets() {
-    std::lock_guard<std::mutex> l(mu_);
-    return targets_;
-  }
-  std::string auth() {
-    std::lock_guard<std::mutex> l(mu_);
-    return auth_;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::vector<std::string> targets_;
-  std::string auth_;
-};
+using ::llmix::testing::RecordingProxy;
 
 TEST(Proxy, UpstreamRequestsGoThroughTheProxyUnlessNoProxyMatches) {
   RecordingProxy proxy;

@@ -25,6 +25,7 @@
 #include "tests/e2e/sidecar_process.h"
 #include "tests/fakes/fake_openai.h"
 #include "tests/fakes/otlp_receiver.h"
+#include "tests/fakes/recording_proxy.h"
 #include "tests/support/redis_server.h"
 
 namespace llmix::testing {
@@ -399,44 +400,12 @@ TEST(SecurityE2E, HelpDocumentsLoopbackDefaultsAndARunningSidecarListensOnLoopba
 // ---------------------------------------------------------------------------------------------
 // c. SSRF guard.
 
-// A forward proxy stand-in that counts every request it gets: with HTTP_PROXY pointing here,
-// any upstream connection the sidecar makes shows up as a request.
-class CountingProxy {
- public:
-  CountingProxy() {
-    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        targets_.push_back(req.target);
-      }
-      res.status = 502;
-      res.set_content(R"({"error":{"message":"counting proxy"}})", "application/json");
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitFor([this] { return server_.is_running(); });
-  }
-  ~CountingProxy() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::vector<std::string> targets() {
-    std::lock_guard<std::mutex> l(mu_);
-    return targets_;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::vector<std::string> targets_;
-};
+// With HTTP_PROXY pointing at a RecordingProxy, any upstream connection the sidecar makes shows
+// up as a request there.
 
 TEST(SecurityE2E, MetadataAndLinkLocalUpstreamsAreRefusedBeforeAnyConnection) {
-  CountingProxy proxy;
+  // Answers 502 itself: nothing that goes through it ever reaches a real host.
+  RecordingProxy proxy(502, R"({"error":{"message":"counting proxy"}})");
   TempDir dir;
   const std::string registry = PublishRegistry(
       dir, {{"sec/metadata",

@@ -130,10 +130,9 @@ RawBehavior RawUpstream::Next() {
   return b;
 }
 
-bool RawUpstream::Wait() {
+void RawUpstream::WaitForShutdown() {
   absl::MutexLock l(&mu_);
   mu_.Await(absl::Condition(&stopping_));
-  return false;
 }
 
 void RawUpstream::AcceptLoop() {
@@ -165,7 +164,7 @@ void RawUpstream::Serve(int fd) {
     }
     if (b == RawBehavior::kHang) {
       hanging_.fetch_add(1);
-      Wait();
+      WaitForShutdown();
       hanging_.fetch_sub(1);
       break;
     }

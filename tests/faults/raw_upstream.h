@@ -53,7 +53,7 @@ class RawUpstream {
   void AcceptLoop();
   void Serve(int fd);
   RawBehavior Next();
-  bool Wait();  // blocks a kHang connection until shutdown; false when stopping
+  void WaitForShutdown();  // blocks a kHang connection until the destructor runs
 
   int listen_fd_ = -1;
   int port_ = 0;
