@@ -94,6 +94,9 @@ struct CallContext {
   std::string base_url;                                // effective upstream base URL
   std::string request_key;  // "llmix:resp:<sha256>" of the call as LLMix hashes it (CONTRACT §1)
   absl::Duration deadline = absl::InfiniteDuration();  // on the pipeline clock's Monotonic()
+  // The caller's deadline is shorter than the preset's (or the sidecar's default) timeout: an
+  // upstream timeout then says the caller was impatient, not that the provider is failing.
+  bool caller_deadline_shorter = false;
 
   // The last upstream exchange (set by dispatch).
   std::optional<adapters::ProviderOutcome> outcome;

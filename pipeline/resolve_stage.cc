@@ -61,10 +61,12 @@ absl::Status ResolveStage::Resolve(CallContext& ctx) const {
 
   const registry::LlmConfig& cfg = *ctx.config;
   absl::Duration timeout = state_.options.default_timeout;
-  if (ctx.input.timeout.has_value()) {
-    timeout = *ctx.input.timeout;
-  } else if (cfg.timeout && cfg.timeout->total_time_s && *cfg.timeout->total_time_s > 0) {
+  if (cfg.timeout && cfg.timeout->total_time_s && *cfg.timeout->total_time_s > 0) {
     timeout = absl::Seconds(*cfg.timeout->total_time_s);
+  }
+  if (ctx.input.timeout.has_value()) {
+    ctx.caller_deadline_shorter = *ctx.input.timeout < timeout;
+    timeout = *ctx.input.timeout;
   }
   ctx.deadline = state_.clock.Monotonic() + timeout;
   return absl::OkStatus();

@@ -70,6 +70,14 @@ void RetryStage::AfterAttempt(std::shared_ptr<Loop> loop) const {
     Finish(std::move(loop));
     return;
   }
+  if (error.code == CallErrorCode::kUpstreamTimeout && ctx.caller_deadline_shorter) {
+    // The attempt ran until the caller's own (shorter) deadline: the caller gave up, the
+    // provider did not fail. Earlier failed attempts of the sequence still count; this one
+    // does not, so one impatient client cannot open the breaker for the whole pod.
+    if (u.verdict == SequenceVerdict::kNone) u.verdict = SequenceVerdict::kLocal;
+    Finish(std::move(loop));
+    return;
+  }
   u.verdict = SequenceVerdict::kFailure;
   u.failure_status =
       outcome.http_status != 0 ? std::optional<int>(outcome.http_status) : std::nullopt;

@@ -105,6 +105,40 @@ TEST(ResilienceE2E, ServerErrorsOpenTheBreakerAndAHalfOpenProbeClosesIt) {
   EXPECT_EQ(fake.RequestCount(), 7u);
 }
 
+// An upstream that outlives a caller's own short deadline is the caller's impatience, not a
+// provider failure: any number of such calls leave the breaker closed. The same hang under the
+// sidecar's timeout (the caller's deadline is longer) is a failure and opens it at the threshold.
+TEST(ResilienceE2E, ImpatientCallersDoNotOpenTheBreakerButUpstreamTimeoutsDo) {
+  FakeOpenAi fake;
+  fake.Hold();
+  auto sidecar = Start(fake, {"--max-retries", "0", "--breaker-threshold", "2",
+                              "--breaker-cooldown-ms", "600000", "--default-timeout-ms", "1500"});
+  ASSERT_TRUE(sidecar->ready()) << sidecar->error();
+  for (int i = 0; i < 4; ++i) {
+    v1::CallResponse r;
+    const grpc::Status st = sidecar->Call(InlineRequest(kConfig, "impatient " + std::to_string(i)),
+                                          &r, milliseconds(300));
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  EXPECT_EQ(fake.RequestCount(), 4u);
+
+  // Still closed: the next calls reach the provider. With no caller deadline the sidecar's
+  // 1.5 s timeout ends each call: the hang is the provider's, and two such timeouts open it.
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext no_deadline;
+    v1::CallResponse r;
+    ASSERT_TRUE(sidecar->stub()
+                    .Call(&no_deadline, InlineRequest(kConfig, "slow " + std::to_string(i)), &r)
+                    .ok());
+    EXPECT_EQ(r.error().code(), v1::ERROR_CODE_UPSTREAM_TIMEOUT) << r.error().message();
+  }
+  v1::CallResponse open;
+  ASSERT_TRUE(sidecar->Call(InlineRequest(kConfig, "while open"), &open).ok());
+  EXPECT_EQ(open.error().code(), v1::ERROR_CODE_CIRCUIT_OPEN) << open.error().message();
+  EXPECT_EQ(fake.RequestCount(), 6u) << "an open breaker must not reach the provider";
+  fake.Release();
+}
+
 // 401 on key A: that call fails (not retried), A is dead, and every later call uses B.
 TEST(ResilienceE2E, UnauthorizedKeyIsRetiredAndTheNextKeyIsUsed) {
   FakeOpenAi fake;
