@@ -141,8 +141,9 @@ void TrySelect(std::shared_ptr<KeyWait> w) {
   }
   if (w->span != nullptr) w->span->SetAttribute("llmix.key.limit_reached", true);
   const absl::Duration remaining = ctx.deadline - w->state->clock.Monotonic();
-  if (free_in >= remaining) {
-    // Waiting would outlast the call: say when a key frees, like a provider's 429 would.
+  if (free_in >= remaining || ctx.upstream.more_targets) {
+    // Waiting would outlast the call, or a fallback target can serve it now: say when a key
+    // frees, like a provider's 429 would.
     w->limiter->CountReject();
     const resilience::KeyLimits& limits = w->limiter->limits();
     const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(free_in, absl::Milliseconds(1)));

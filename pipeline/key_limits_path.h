@@ -2,7 +2,8 @@
 // estimate the attempt's tokens, reserve them on the first key (in LLMix's sticky order) with
 // room, settle with the real usage when the attempt ends; when every key is at its limit, wait
 // on a Scheduler timer until the first frees (no thread parked) if that is before the call's
-// deadline, else fail RATE_LIMITED with retry_after_ms. Internal to the pipeline.
+// deadline and no fallback target remains, else fail RATE_LIMITED with retry_after_ms (a
+// fallback chain then moves on). Internal to the pipeline.
 #pragma once
 
 #include <cstdint>

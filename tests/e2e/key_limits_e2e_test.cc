@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
+#include "absl/strings/str_replace.h"
 #include "common/canonical_json.h"
 #include "tests/e2e/sidecar_process.h"
 #include "tests/fakes/fake_openai.h"
@@ -166,6 +168,62 @@ TEST(KeyLimitsE2E, ACallWaitsForAKeyWithoutHoldingAWorkerAndCancellationEndsTheW
   EXPECT_EQ(metric(R"(llmix_key_window_requests{provider="openai",key=")" + Fingerprint("key-A") +
                    R"("})"),
             1);
+}
+
+constexpr char kFallbackPreset[] = R"(---
+name: chain
+description: Primary openai (one key, RPM 1) with a deepinfra fallback target.
+metadata:
+  snoai-llmix:
+    common:
+      provider: openai
+      model: primary-model
+  llmix-sidecar:
+    baseUrl: FAKE_URL
+    fallback:
+      targets:
+        - provider: deepinfra
+          model: secondary-model
+          baseUrl: FAKE_URL
+---
+# demo/chain
+)";
+
+// A preset with a fallback target does not wait for its primary's keys: the call moves on to
+// the next target at once (and the key's window is left alone).
+TEST(KeyLimitsE2E, AFallbackTargetServesAtOnceWhenEveryPrimaryKeyIsAtItsLimit) {
+  FakeOpenAi fake;
+  TempDir dir;
+  const std::string root = dir.File("llm");
+  std::filesystem::create_directories(root + "/source/demo");
+  WriteFile(root + "/source/demo/chain.mda",
+            absl::StrReplaceAll(kFallbackPreset, {{"FAKE_URL", fake.base_url()}}));
+  CommandResult published = RunCommand({LLMIX_SIDECAR_BIN, "publish", "--root", root});
+  ASSERT_EQ(published.exit_code, 0) << published.out << published.err;
+  SidecarProcess sidecar(
+      {"--registry", root},
+      {{"OPENAI_KEYS", "key-A"}, {"OPENAI_KEY_RPM", "1"}, {"DEEPINFRA_API_KEY", "key-D"}});
+  ASSERT_TRUE(sidecar.ready()) << sidecar.error();
+  auto call = [&](const std::string& text, v1::CallResponse* resp) {
+    v1::CallRequest req;
+    req.set_preset("demo/chain");
+    req.add_messages()->set_role("user");
+    req.mutable_messages(0)->set_text(text);
+    return sidecar.Call(req, resp, std::chrono::seconds(90));
+  };
+  v1::CallResponse first;
+  ASSERT_TRUE(call("first", &first).ok());
+  ASSERT_TRUE(first.success()) << first.error().message();
+  EXPECT_EQ(first.fallback_index(), 0);
+  v1::CallResponse second;
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(call("second", &second).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10))
+      << "no ~60 s wait for the primary's key";
+  ASSERT_TRUE(second.success()) << second.error().message();
+  EXPECT_EQ(second.fallback_index(), 1);
+  EXPECT_EQ(second.model(), "secondary-model");
+  EXPECT_EQ(Authorizations(fake), (std::vector<std::string>{"Bearer key-A", "Bearer key-D"}));
 }
 
 TEST(KeyLimitsE2E, ABadLimitVariableStopsTheSidecarNamingIt) {
