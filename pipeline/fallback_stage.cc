@@ -78,6 +78,7 @@ void FallbackStage::Attempt(std::shared_ptr<Chain> chain) const {
     }
   }
   ctx.result.fallback_index = index;
+  ctx.upstream.more_targets = chain->position + 1 < chain->order.size();
   Next next = chain->next;
   next(ctx, [this, chain]() mutable { AfterAttempt(std::move(chain)); });
 }

@@ -1,5 +1,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/provider_catalog.h"
+#include "pipeline/key_limits_path.h"
 #include "pipeline/resilience_stages.h"
 
 namespace llmix::pipeline {
@@ -27,6 +28,10 @@ void KeyStage::Run(CallContext& ctx, const Next& next, Done done) const {
                       "_API_KEY or ", prefix, "_KEYS."));
     return;
   }
+  if (resilience::KeyRateLimiter* limiter = state_.resilience->key_limiter(provider)) {
+    RunKeyStageWithLimits(state_, ctx, next, std::move(done), *pool, *limiter);
+    return;
+  }
   auto key = (*pool)->Select();
   if (!key.ok()) {
     fail(CallErrorCode::kKeyPoolExhausted, std::string(key.status().message()));
@@ -34,14 +39,7 @@ void KeyStage::Run(CallContext& ctx, const Next& next, Done done) const {
   }
   ctx.upstream.api_key = *key;
   next(ctx, [&ctx, pool = *pool, key = std::move(*key), done = std::move(done)]() mutable {
-    if (ctx.outcome.has_value() && !ctx.outcome->ok()) {
-      const int status = ctx.outcome->http_status;
-      if (status == 429) {
-        pool->Rotate();
-      } else if (status == 401 || status == 403) {
-        pool->MarkDead(key);
-      }
-    }
+    KeyPoolFeedback(ctx, *pool, key);
     std::move(done)();
   });
 }

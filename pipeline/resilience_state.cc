@@ -52,6 +52,11 @@ absl::StatusOr<std::unique_ptr<ResilienceState>> ResilienceState::Create(
   std::unique_ptr<ResilienceState> state(
       new ResilienceState(options, clock, env, std::move(*retry)));
   state->limiters_ = std::move(*limiters);
+  for (const auto& [provider, limits] : options.key_limits) {
+    if (limits.active()) {
+      state->key_limiters_.emplace(provider, resilience::KeyRateLimiter::Create(limits, clock));
+    }
+  }
   if (options.global_concurrency.has_value()) {
     auto global = resilience::AdaptiveSemaphore::Create(
         {*options.global_concurrency, *options.global_concurrency});

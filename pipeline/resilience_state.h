@@ -8,7 +8,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -17,6 +19,7 @@
 #include "pipeline/call_context.h"
 #include "pipeline/resilience/aimd_limiter.h"
 #include "pipeline/resilience/circuit_breaker.h"
+#include "pipeline/resilience/key_limits.h"
 #include "pipeline/resilience/key_pool.h"
 #include "pipeline/resilience/retry_policy.h"
 #include "pipeline/resilience/singleflight.h"
@@ -31,6 +34,8 @@ struct ResilienceOptions {
   std::string kill_switch_path;               // empty: no kill switch
   bool singleflight = true;                   // coalesce identical concurrent calls
   bool key_aliases = true;  // also read documented alias variables (GEMINI_API_KEY, ...)
+  // Per-key RPM/TPM limits by provider (<P>_KEY_RPM / <P>_KEY_TPM); none: LLMix's pool only.
+  absl::flat_hash_map<std::string, resilience::KeyLimits> key_limits;
 };
 
 // What a singleflight leader hands to its followers.
@@ -59,6 +64,16 @@ class ResilienceState {
   const resilience::RetryPolicy& retry() const { return retry_; }
   resilience::CircuitBreakerRegistry& breakers() { return breakers_; }
   resilience::KeyPoolRegistry& keys() { return keys_; }
+  // The provider's per-key limiter, or null when its keys have no limits.
+  resilience::KeyRateLimiter* key_limiter(std::string_view provider) const {
+    auto it = key_limiters_.find(absl::string_view(provider.data(), provider.size()));
+    return it == key_limiters_.end() ? nullptr : it->second.get();
+  }
+  // (provider, limiter) for every provider with limits; fixed at creation.
+  const absl::flat_hash_map<std::string, std::shared_ptr<resilience::KeyRateLimiter>>&
+  key_limiters() const {
+    return key_limiters_;
+  }
   resilience::LimiterRegistry& limiters() { return *limiters_; }
   resilience::AdaptiveSemaphore* global_limit() { return global_.get(); }  // null: no cap
   resilience::Singleflight<SharedOutcome>& flights() { return flights_; }
@@ -81,6 +96,7 @@ class ResilienceState {
   const resilience::RetryPolicy retry_;
   resilience::CircuitBreakerRegistry breakers_;
   resilience::KeyPoolRegistry keys_;
+  absl::flat_hash_map<std::string, std::shared_ptr<resilience::KeyRateLimiter>> key_limiters_;
   std::unique_ptr<resilience::LimiterRegistry> limiters_;
   std::unique_ptr<resilience::AdaptiveSemaphore> global_;
   resilience::Singleflight<SharedOutcome> flights_;

@@ -71,6 +71,9 @@ struct UpstreamCall {
   std::optional<int> failure_status;  // with kFailure: the HTTP status, if any
   bool failure_network = false;       // with kFailure: no usable HTTP response
   bool follower = false;              // the result was copied from a singleflight leader
+  // A fallback target remains after the current one: waits that only postpone this target
+  // (every key at its per-key limit) end at once so the chain moves on.
+  bool more_targets = false;
   CancelSignal cancel;
 };
 

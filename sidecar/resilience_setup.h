@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "common/env.h"
+#include "common/telemetry.h"
 #include "common/scheduler.h"
 #include "pipeline/pipeline_state.h"
 #include "sidecar/options.h"
@@ -19,5 +20,10 @@ absl::StatusOr<pipeline::ResilienceOptions> ResilienceOptionsFrom(const ServeOpt
 absl::Status InstallResilience(const ServeOptions& options, const Env& env,
                                pipeline::PipelineState& state, Scheduler& scheduler,
                                Executor& executor);
+
+// /metrics for per-key limits (README "Per-key limits"): llmix_key_window_requests and
+// llmix_key_window_tokens {provider, key} (key = 8-hex fingerprint), llmix_key_limit
+// {provider, kind} and llmix_key_limit_events_total {provider, event}: skip | wait | reject.
+void RegisterKeyLimitMetrics(MetricRegistry& metrics, pipeline::ResilienceState& resilience);
 
 }  // namespace llmix::sidecar

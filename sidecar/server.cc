@@ -314,6 +314,7 @@ void Sidecar::RegisterStateGauges() {
         }
         return out;
       });
+  RegisterKeyLimitMetrics(metrics_, *state->resilience);
   metrics_.AddCallbackGauge("llmix_worker_queue_depth", "Calls waiting for a worker thread.", {},
                             [pool]() -> std::vector<GaugeSample> {
                               return {{{}, static_cast<double>(pool->queue_depth())}};

@@ -56,6 +56,24 @@ absl::StatusOr<std::string> KeyPool::Select() {
                    " keys are dead (401/403). Replace keys or wait for provider resolution."));
 }
 
+absl::StatusOr<std::string> KeyPool::SelectWhere(
+    absl::FunctionRef<bool(const std::string&)> admit) {
+  absl::MutexLock lock(&mu_);
+  if (!IsExhaustedLocked()) {
+    for (size_t offset = 0; offset < keys_.size(); ++offset) {
+      const size_t idx = (index_ + offset) % keys_.size();
+      if (!dead_[idx] && admit(keys_[idx])) {
+        index_ = idx;
+        return keys_[idx];
+      }
+    }
+    return absl::ResourceExhaustedError("every alive key was refused");
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("All ", keys_.size(),
+                   " keys are dead (401/403). Replace keys or wait for provider resolution."));
+}
+
 void KeyPool::Rotate() {
   absl::MutexLock lock(&mu_);
   if (IsExhaustedLocked()) return;

@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -42,6 +43,11 @@ class KeyPool {
   // is dead: kFailedPrecondition "All <n> keys are dead (401/403). Replace keys or wait for
   // provider resolution."
   absl::StatusOr<std::string> Select();
+  // Select() with a veto (per-key limits, a sidecar addition): the first alive key from the
+  // current one on that `admit` accepts becomes the current key. None accepted:
+  // kResourceExhausted and the position stays; all dead: Select()'s error. `admit` runs under
+  // the pool's lock and must not call back into the pool.
+  absl::StatusOr<std::string> SelectWhere(absl::FunctionRef<bool(const std::string&)> admit);
   // Advances to the next alive key (after a 429); no-op when exhausted.
   void Rotate();
   // Marks `key` permanently dead (after 401/403); keys not in the pool are ignored.
