@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "adapters/wire_common.h"
+#include "common/logging.h"
 
 namespace llmix::adapters {
 
@@ -177,6 +178,9 @@ StreamEvent StreamParser::ErrorEvent(const json& error) const {
   e.error.message =
       absl::StrCat(provider_, " stream error", e.error.provider_error_type.empty() ? "" : " ",
                    e.error.provider_error_type, message.empty() ? "" : ": ", message);
+  // Key-looking text is redacted here; the caller also redacts the request's own key.
+  e.error.message = RedactSecrets(e.error.message);
+  e.error.provider_error_type = RedactSecrets(e.error.provider_error_type);
   return e;
 }
 

@@ -288,6 +288,21 @@ TEST(OpenAiStreamTest, OtherChoicesAndBadToolIndexes) {
   EXPECT_EQ(p.status.code(), absl::StatusCode::kDataLoss) << p.status;
 }
 
+TEST(OpenAiStreamTest, ErrorEventsNeverCarryAKey) {
+  const Parsed p = Parse(WireProtocol::kOpenAiChat,
+                         "data: {\"error\":{\"message\":\"Incorrect API key provided: "
+                         "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx0123456789\",\"type\":"
+                         "\"invalid_request_error\",\"code\":401}}\n\n",
+                         {});
+  ASSERT_TRUE(p.status.ok()) << p.status;
+  ASSERT_EQ(p.raw.size(), 1u);
+  EXPECT_EQ(p.raw[0].error.code, CallErrorCode::kAuthentication);
+  EXPECT_FALSE(p.raw[0].error.retryable);
+  EXPECT_EQ(p.raw[0].error.message.find("AbCdEfGhIjKl"), std::string::npos)
+      << p.raw[0].error.message;
+  EXPECT_NE(p.raw[0].error.message.find("Incorrect API key provided"), std::string::npos);
+}
+
 TEST(AnthropicStreamTest, JsonToolStreamsAsContent) {
   const std::string body =
       "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"m\"}}\n\n"
