@@ -11,7 +11,7 @@ using nlohmann::json;
 
 // The name of the forced tool used for JSON-schema output (as the AI SDK does: Anthropic
 // has no response_format, so the schema becomes the input schema of a tool it must call).
-constexpr const char* kJsonTool = "json";
+constexpr const char* kJsonTool = AnthropicMessagesAdapter::kJsonToolName;
 
 absl::StatusOr<json> ContentBlocks(const json& content, const std::string& field) {
   static const PartConverters kConvert{
@@ -216,28 +216,32 @@ bool AnthropicMessagesAdapter::ParseResponse(std::string_view text, ProviderResp
     }
   }
   if (has_thinking) out->reasoning_content = std::move(thinking);
-  const std::string stop = StrField(j, "stop_reason");
-  if (stop == "end_turn" || stop == "stop_sequence" || (stop == "tool_use" && json_tool && out->tool_calls.empty())) {
-    out->finish_reason = "stop";
-  } else if (stop == "max_tokens") {
-    out->finish_reason = "length";
-  } else if (stop == "tool_use") {
-    out->finish_reason = "tool_calls";
-  } else if (stop == "refusal") {
-    out->finish_reason = "content_filter";
-  } else {
-    out->finish_reason = stop;
-  }
+  out->finish_reason =
+      FinishReason(StrField(j, "stop_reason"), json_tool && out->tool_calls.empty());
   if (j.contains("model") && j["model"].is_string()) out->model = j["model"].get<std::string>();
-  if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
-    out->usage.input_tokens = IntField(*u, "input_tokens");
-    out->usage.output_tokens = IntField(*u, "output_tokens");
-    out->usage.total_tokens = SaturatingAdd(out->usage.input_tokens, out->usage.output_tokens);
-    if (u->contains("cache_read_input_tokens")) {
-      out->usage.cached_input_tokens = IntField(*u, "cache_read_input_tokens");
-    }
-  }
+  if (auto u = j.find("usage"); u != j.end() && u->is_object()) out->usage = ParseUsage(*u);
   return true;
+}
+
+std::string AnthropicMessagesAdapter::FinishReason(std::string_view stop, bool only_json_tool) {
+  if (stop == "end_turn" || stop == "stop_sequence" || (stop == "tool_use" && only_json_tool)) {
+    return "stop";
+  }
+  if (stop == "max_tokens") return "length";
+  if (stop == "tool_use") return "tool_calls";
+  if (stop == "refusal") return "content_filter";
+  return std::string(stop);
+}
+
+Usage AnthropicMessagesAdapter::ParseUsage(const json& u) {
+  Usage usage;
+  usage.input_tokens = IntField(u, "input_tokens");
+  usage.output_tokens = IntField(u, "output_tokens");
+  usage.total_tokens = SaturatingAdd(usage.input_tokens, usage.output_tokens);
+  if (u.contains("cache_read_input_tokens")) {
+    usage.cached_input_tokens = IntField(u, "cache_read_input_tokens");
+  }
+  return usage;
 }
 
 ProviderOutcome AnthropicMessagesAdapter::Send(const ProviderRequest& request) {

@@ -22,11 +22,18 @@ class AnthropicMessagesAdapter final : public Adapter {
 
   static constexpr int64_t kDefaultMaxTokens = 4096;
   static constexpr const char* kApiVersion = "2023-06-01";
+  // The forced tool that carries a json_schema response format; its input is the answer.
+  static constexpr const char* kJsonToolName = "json";
 
   // Exposed for tests and fuzzing.
   static absl::StatusOr<nlohmann::json> BuildBody(const ProviderRequest& request,
                                                   std::vector<std::string>* unknown_options);
   static bool ParseResponse(std::string_view body, ProviderResponse* out, std::string* error);
+  // `stop_reason` in OpenAI's finish_reason terms; `only_json_tool`: the reply's one tool call
+  // was the json tool (its input is the answer), so "tool_use" means "stop".
+  static std::string FinishReason(std::string_view stop_reason, bool only_json_tool);
+  // A `usage` object (message, or message_start/message_delta events of a stream).
+  static Usage ParseUsage(const nlohmann::json& usage);
 
  private:
   HttpTransport& transport_;

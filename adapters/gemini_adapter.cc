@@ -184,13 +184,7 @@ bool GeminiAdapter::ParseResponse(std::string_view text, ProviderResponse* out, 
       for (const json& part : *parts) {
         if (!part.is_object()) continue;
         if (part.contains("functionCall") && part["functionCall"].is_object()) {
-          const json& fc = part["functionCall"];
-          ToolCall call;
-          call.id = fc.contains("id") && fc["id"].is_string() ? fc["id"].get<std::string>()
-                                                               : absl::StrCat("call_", out->tool_calls.size());
-          call.name = StrField(fc, "name");
-          call.arguments = fc.contains("args") ? fc["args"].dump(-1, ' ', false, json::error_handler_t::replace) : "{}";
-          out->tool_calls.push_back(std::move(call));
+          out->tool_calls.push_back(FunctionCall(part["functionCall"], out->tool_calls.size()));
         } else if (part.contains("text") && part["text"].is_string()) {
           if (part.value("thought", false)) {
             thoughts += part["text"].get<std::string>();
@@ -203,30 +197,47 @@ bool GeminiAdapter::ParseResponse(std::string_view text, ProviderResponse* out, 
     }
   }
   if (has_thoughts) out->reasoning_content = std::move(thoughts);
-  const std::string reason = StrField(cand, "finishReason");
-  if (reason == "STOP") {
-    out->finish_reason = out->tool_calls.empty() ? "stop" : "tool_calls";
-  } else if (reason == "MAX_TOKENS") {
-    out->finish_reason = "length";
-  } else if (reason == "SAFETY" || reason == "RECITATION" || reason == "BLOCKLIST" ||
-             reason == "PROHIBITED_CONTENT" || reason == "SPII") {
-    out->finish_reason = "content_filter";
-  } else {
-    out->finish_reason = reason.empty() ? "" : "other";
-  }
+  out->finish_reason = FinishReason(StrField(cand, "finishReason"), !out->tool_calls.empty());
   if (j.contains("modelVersion") && j["modelVersion"].is_string()) out->model = j["modelVersion"].get<std::string>();
-  if (auto u = j.find("usageMetadata"); u != j.end() && u->is_object()) {
-    out->usage.input_tokens = IntField(*u, "promptTokenCount");
-    out->usage.output_tokens =
-        SaturatingAdd(IntField(*u, "candidatesTokenCount"), IntField(*u, "thoughtsTokenCount"));
-    out->usage.total_tokens = IntField(*u, "totalTokenCount");
-    if (out->usage.total_tokens == 0) {
-      out->usage.total_tokens = SaturatingAdd(out->usage.input_tokens, out->usage.output_tokens);
-    }
-    if (u->contains("cachedContentTokenCount")) out->usage.cached_input_tokens = IntField(*u, "cachedContentTokenCount");
-    if (u->contains("thoughtsTokenCount")) out->usage.reasoning_tokens = IntField(*u, "thoughtsTokenCount");
-  }
+  if (auto u = j.find("usageMetadata"); u != j.end() && u->is_object()) out->usage = ParseUsage(*u);
   return true;
+}
+
+ToolCall GeminiAdapter::FunctionCall(const json& fc, size_t ordinal) {
+  ToolCall call;
+  call.id = fc.contains("id") && fc["id"].is_string() ? fc["id"].get<std::string>()
+                                                       : absl::StrCat("call_", ordinal);
+  call.name = StrField(fc, "name");
+  call.arguments = fc.contains("args")
+                       ? fc["args"].dump(-1, ' ', false, json::error_handler_t::replace)
+                       : "{}";
+  return call;
+}
+
+std::string GeminiAdapter::FinishReason(std::string_view reason, bool has_tool_calls) {
+  if (reason == "STOP") return has_tool_calls ? "tool_calls" : "stop";
+  if (reason == "MAX_TOKENS") return "length";
+  if (reason == "SAFETY" || reason == "RECITATION" || reason == "BLOCKLIST" ||
+      reason == "PROHIBITED_CONTENT" || reason == "SPII") {
+    return "content_filter";
+  }
+  return reason.empty() ? "" : "other";
+}
+
+Usage GeminiAdapter::ParseUsage(const json& u) {
+  Usage usage;
+  usage.input_tokens = IntField(u, "promptTokenCount");
+  usage.output_tokens =
+      SaturatingAdd(IntField(u, "candidatesTokenCount"), IntField(u, "thoughtsTokenCount"));
+  usage.total_tokens = IntField(u, "totalTokenCount");
+  if (usage.total_tokens == 0) {
+    usage.total_tokens = SaturatingAdd(usage.input_tokens, usage.output_tokens);
+  }
+  if (u.contains("cachedContentTokenCount")) {
+    usage.cached_input_tokens = IntField(u, "cachedContentTokenCount");
+  }
+  if (u.contains("thoughtsTokenCount")) usage.reasoning_tokens = IntField(u, "thoughtsTokenCount");
+  return usage;
 }
 
 ProviderOutcome GeminiAdapter::Send(const ProviderRequest& request) {

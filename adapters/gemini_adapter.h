@@ -26,6 +26,13 @@ class GeminiAdapter final : public Adapter {
   static bool ParseResponse(std::string_view body, ProviderResponse* out, std::string* error);
   // "{base}/models/{model}:generateContent" (a leading "models/" in the id is not doubled).
   static std::string Url(const ProviderRequest& request);
+  // A `functionCall` part as a tool call (`ordinal`-th of the reply: id "call_<n>" when the
+  // part has none).
+  static ToolCall FunctionCall(const nlohmann::json& function_call, size_t ordinal);
+  // `finishReason` in OpenAI's finish_reason terms.
+  static std::string FinishReason(std::string_view reason, bool has_tool_calls);
+  // A `usageMetadata` object (thoughts count as output, as LLMix does).
+  static Usage ParseUsage(const nlohmann::json& usage_metadata);
 
  private:
   HttpTransport& transport_;

@@ -209,26 +209,33 @@ void HttpTransport::Return(const std::string& origin, std::unique_ptr<httplib::C
   if (v.size() < options_.max_idle_per_origin) v.push_back(std::move(client));
 }
 
+std::unique_ptr<httplib::Client> HttpTransport::Open(const HttpRequest& request,
+                                                    std::string* origin, std::string* path,
+                                                    HttpResponse* out) {
+  if (!SplitUrl(request.url, origin, path)) {
+    out->failure = TransportFailure::kBadUrl;
+    out->failure_detail = "invalid upstream URL";
+    return nullptr;
+  }
+  if (request.timeout <= absl::ZeroDuration()) {
+    out->failure = TransportFailure::kTimeout;
+    out->failure_detail = "no time left for the upstream request";
+    return nullptr;
+  }
+  std::string refusal;
+  auto client = Checkout(*origin, &refusal);
+  if (client == nullptr) {
+    out->failure = TransportFailure::kBadUrl;
+    out->failure_detail = std::move(refusal);
+  }
+  return client;
+}
+
 HttpResponse HttpTransport::Post(const HttpRequest& request) {
   HttpResponse out;
   std::string origin, path;
-  if (!SplitUrl(request.url, &origin, &path)) {
-    out.failure = TransportFailure::kBadUrl;
-    out.failure_detail = "invalid upstream URL";
-    return out;
-  }
-  if (request.timeout <= absl::ZeroDuration()) {
-    out.failure = TransportFailure::kTimeout;
-    out.failure_detail = "no time left for the upstream request";
-    return out;
-  }
-  std::string refusal;
-  auto client = Checkout(origin, &refusal);
-  if (client == nullptr) {
-    out.failure = TransportFailure::kBadUrl;
-    out.failure_detail = std::move(refusal);
-    return out;
-  }
+  auto client = Open(request, &origin, &path, &out);
+  if (client == nullptr) return out;
   client->set_connection_timeout(ToMicros(std::min(options_.connect_timeout, request.timeout)));
   client->set_read_timeout(ToMicros(request.timeout));
   client->set_write_timeout(ToMicros(request.timeout));
@@ -271,6 +278,149 @@ HttpResponse HttpTransport::Post(const HttpRequest& request) {
   for (const auto& [k, v] : res.headers) out.headers[absl::AsciiStrToLower(k)] = v;
   if (out.body.empty() && !res.body.empty()) out.body = std::move(res.body);
   Return(origin, std::move(client));
+  return out;
+}
+
+void StreamCancellation::Cancel() {
+  absl::MutexLock l(&mu_);
+  cancelled_ = true;
+  if (client_ != nullptr) client_->stop();  // shuts the socket down; the read returns
+}
+
+bool StreamCancellation::cancelled() const {
+  absl::MutexLock l(&mu_);
+  return cancelled_;
+}
+
+bool StreamCancellation::Attach(httplib::Client* client) {
+  absl::MutexLock l(&mu_);
+  client_ = client;
+  return !cancelled_;
+}
+
+void StreamCancellation::Detach() {
+  absl::MutexLock l(&mu_);
+  client_ = nullptr;
+}
+
+HttpResponse HttpTransport::PostStream(const HttpRequest& request, const StreamHandlers& handlers,
+                                       StreamCancellation* cancel) {
+  HttpResponse out;
+  std::string origin, path;
+  auto client = Open(request, &origin, &path, &out);
+  if (client == nullptr) return out;
+  const absl::Duration idle = request.idle_timeout > absl::ZeroDuration()
+                                  ? std::min(request.idle_timeout, request.timeout)
+                                  : request.timeout;
+  client->set_connection_timeout(ToMicros(std::min(options_.connect_timeout, request.timeout)));
+  client->set_read_timeout(ToMicros(idle));
+  client->set_write_timeout(ToMicros(request.timeout));
+
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.body = request.body;
+  for (const auto& [k, v] : request.headers) req.headers.emplace(k, v);
+  if (!req.has_header("Content-Type")) req.headers.emplace("Content-Type", "application/json");
+
+  enum class Stop { kNone, kCancelled, kReceiver, kDeadline, kTooLarge };
+  Stop stop = Stop::kNone;
+  bool streaming = false;
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return absl::FromChrono(std::chrono::steady_clock::now() - started); };
+  auto last_read = started;
+  req.response_handler = [&](const httplib::Response& res) {
+    last_read = std::chrono::steady_clock::now();
+    out.status = res.status;
+    for (const auto& [k, v] : res.headers) out.headers[absl::AsciiStrToLower(k)] = v;
+    streaming = res.status >= 200 && res.status <= 299;
+    if (cancel != nullptr && cancel->cancelled()) {
+      stop = Stop::kCancelled;
+      return false;
+    }
+    if (handlers.on_response && !handlers.on_response(out.status, out.headers)) {
+      stop = Stop::kReceiver;
+      return false;
+    }
+    return true;
+  };
+  const size_t cap = options_.max_response_bytes;
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    last_read = std::chrono::steady_clock::now();
+    if (cancel != nullptr && cancel->cancelled()) {
+      stop = Stop::kCancelled;
+      return false;
+    }
+    if (elapsed() > request.timeout) {
+      stop = Stop::kDeadline;
+      return false;
+    }
+    if (!streaming) {  // an error body: kept for ErrorFromHttp
+      if (out.body.size() + n > cap) {
+        stop = Stop::kTooLarge;
+        return false;
+      }
+      out.body.append(data, n);
+      return true;
+    }
+    if (out.time_to_first_byte == absl::ZeroDuration()) out.time_to_first_byte = elapsed();
+    if (handlers.on_body && !handlers.on_body(std::string_view(data, n))) {
+      stop = Stop::kReceiver;
+      return false;
+    }
+    return true;
+  };
+
+  httplib::Response res;
+  httplib::Error err = httplib::Error::Success;
+  bool sent = false;
+  if (cancel == nullptr || cancel->Attach(client.get())) {
+    sent = client->send(req, res, err);
+  } else {
+    stop = Stop::kCancelled;
+  }
+  if (cancel != nullptr) {
+    cancel->Detach();
+    if (cancel->cancelled() && (stop != Stop::kNone || !sent)) stop = Stop::kCancelled;
+  }
+  if (sent && err == httplib::Error::Success && stop == Stop::kNone) {
+    if (!streaming && out.body.empty() && !res.body.empty()) out.body = std::move(res.body);
+    Return(origin, std::move(client));
+    return out;
+  }
+  // The client is dropped: its connection is closed or in an unknown state.
+  switch (stop) {
+    case Stop::kCancelled:
+      out.failure = TransportFailure::kCancelled;
+      out.failure_detail = "the stream was cancelled";
+      break;
+    case Stop::kReceiver:
+      out.failure = TransportFailure::kCancelled;
+      out.failure_detail = "the receiver stopped the stream";
+      break;
+    case Stop::kDeadline:
+      out.failure = TransportFailure::kTimeout;
+      out.failure_detail = "the stream did not finish within the time budget";
+      break;
+    case Stop::kTooLarge:
+      out.failure = TransportFailure::kTooLarge;
+      out.failure_detail = "upstream response body exceeds the size cap";
+      break;
+    case Stop::kNone:
+      out.failure = FromHttplibError(err);
+      out.failure_detail = httplib::to_string(err);
+      if (out.failure == TransportFailure::kReset && elapsed() >= request.timeout * 0.95) {
+        out.failure = TransportFailure::kTimeout;
+        out.failure_detail = "upstream did not answer within the time budget";
+      } else if (out.failure == TransportFailure::kReset &&
+                 absl::FromChrono(std::chrono::steady_clock::now() - last_read) >= idle * 0.95) {
+        // httplib reports a read timeout as a read error: tell them apart by the silence.
+        out.failure = TransportFailure::kTimeout;
+        out.failure_detail = "upstream was silent for longer than the idle timeout";
+      }
+      break;
+  }
+  if (streaming) out.body.clear();
   return out;
 }
 

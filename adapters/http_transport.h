@@ -4,6 +4,7 @@
 // Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,9 +48,21 @@ struct HttpRequest {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   absl::Duration timeout = absl::Seconds(60);
+  // PostStream only: the longest silence between two reads (zero: `timeout`).
+  absl::Duration idle_timeout = absl::ZeroDuration();
 };
 
-enum class TransportFailure { kNone, kBadUrl, kConnect, kTimeout, kReset, kTooLarge, kOther };
+// kCancelled: PostStream stopped by its StreamCancellation or a handler returning false.
+enum class TransportFailure {
+  kNone,
+  kBadUrl,
+  kConnect,
+  kTimeout,
+  kReset,
+  kTooLarge,
+  kOther,
+  kCancelled
+};
 
 struct HttpResponse {
   TransportFailure failure = TransportFailure::kNone;
@@ -57,6 +70,34 @@ struct HttpResponse {
   int status = 0;
   ResponseHeaders headers;  // lower-cased names
   std::string body;
+  // PostStream: from sending the request to the first body byte of a 2xx answer (zero when
+  // none came).
+  absl::Duration time_to_first_byte = absl::ZeroDuration();
+};
+
+// Ends a PostStream from another thread: the upstream connection is shut down and the blocked
+// read returns. Cancelling before the request is sent stops it before it connects; in the short
+// window while it connects, it stops at the first byte or the timeout. Thread-safe.
+class StreamCancellation {
+ public:
+  void Cancel();
+  bool cancelled() const;
+
+ private:
+  friend class HttpTransport;
+  bool Attach(httplib::Client* client);  // false when already cancelled
+  void Detach();
+
+  mutable absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  httplib::Client* client_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+struct StreamHandlers {
+  // The status and headers, once, before any body byte; false cancels.
+  std::function<bool(int status, const ResponseHeaders& headers)> on_response;
+  // The next bytes of a 2xx body, as they arrive; false cancels.
+  std::function<bool(std::string_view bytes)> on_body;
 };
 
 class HttpTransport {
@@ -68,10 +109,21 @@ class HttpTransport {
 
   HttpResponse Post(const HttpRequest& request);
 
+  // Post for a streaming answer, with the same SSRF guard, proxy and connect timeout: a 2xx body
+  // goes to `handlers.on_body` piece by piece as it arrives and is not kept; another status's
+  // body is collected (size-capped) into `body` for ErrorFromHttp. `request.timeout` bounds the
+  // exchange (checked at every read) and `request.idle_timeout` each wait for bytes. A
+  // cancelled stream is kCancelled and its connection is closed, never reused.
+  HttpResponse PostStream(const HttpRequest& request, const StreamHandlers& handlers,
+                          StreamCancellation* cancel = nullptr);
+
  private:
   // A pooled client, or a new one after the SSRF check (nullptr + `error` when refused).
   std::unique_ptr<httplib::Client> Checkout(const std::string& origin, std::string* error);
   void Return(const std::string& origin, std::unique_ptr<httplib::Client> client);
+  // URL split + SSRF-checked client, or nullptr with `out` failed.
+  std::unique_ptr<httplib::Client> Open(const HttpRequest& request, std::string* origin,
+                                        std::string* path, HttpResponse* out);
 
   HttpTransportOptions options_;
   absl::Mutex mu_;

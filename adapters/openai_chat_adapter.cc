@@ -132,6 +132,25 @@ absl::StatusOr<json> OpenAiChatAdapter::BuildBody(const ProviderRequest& r,
   return body;
 }
 
+Usage OpenAiChatAdapter::ParseUsage(const json& u) {
+  Usage usage;
+  usage.input_tokens = IntField(u, "prompt_tokens");
+  usage.output_tokens = IntField(u, "completion_tokens");
+  usage.total_tokens = IntField(u, "total_tokens");
+  if (usage.total_tokens == 0) {
+    usage.total_tokens = SaturatingAdd(usage.input_tokens, usage.output_tokens);
+  }
+  if (auto d = u.find("prompt_tokens_details"); d != u.end() && d->is_object() &&
+                                                d->contains("cached_tokens")) {
+    usage.cached_input_tokens = IntField(*d, "cached_tokens");
+  }
+  if (auto d = u.find("completion_tokens_details"); d != u.end() && d->is_object() &&
+                                                    d->contains("reasoning_tokens")) {
+    usage.reasoning_tokens = IntField(*d, "reasoning_tokens");
+  }
+  return usage;
+}
+
 bool OpenAiChatAdapter::ParseResponse(std::string_view text, ProviderResponse* out,
                                       std::string* error) {
   json j = ParseJsonBounded(text);
@@ -187,22 +206,7 @@ bool OpenAiChatAdapter::ParseResponse(std::string_view text, ProviderResponse* o
     out->finish_reason = fr->get<std::string>();
   }
   if (auto m = j.find("model"); m != j.end() && m->is_string()) out->model = m->get<std::string>();
-  if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
-    out->usage.input_tokens = IntField(*u, "prompt_tokens");
-    out->usage.output_tokens = IntField(*u, "completion_tokens");
-    out->usage.total_tokens = IntField(*u, "total_tokens");
-    if (out->usage.total_tokens == 0) {
-      out->usage.total_tokens = SaturatingAdd(out->usage.input_tokens, out->usage.output_tokens);
-    }
-    if (auto d = u->find("prompt_tokens_details"); d != u->end() && d->is_object() &&
-                                                   d->contains("cached_tokens")) {
-      out->usage.cached_input_tokens = IntField(*d, "cached_tokens");
-    }
-    if (auto d = u->find("completion_tokens_details"); d != u->end() && d->is_object() &&
-                                                       d->contains("reasoning_tokens")) {
-      out->usage.reasoning_tokens = IntField(*d, "reasoning_tokens");
-    }
-  }
+  if (auto u = j.find("usage"); u != j.end() && u->is_object()) out->usage = ParseUsage(*u);
   return true;
 }
 

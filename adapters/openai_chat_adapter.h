@@ -25,6 +25,8 @@ class OpenAiChatAdapter final : public Adapter {
   // `extra_body` and `extra_body.chat_template_kwargs`, as LLMix's fetch wrapper does.
   static void ShapeSnoGpuBody(const nlohmann::json& kwargs, nlohmann::json& body);
   static bool ParseResponse(std::string_view body, ProviderResponse* out, std::string* error);
+  // A `usage` object (also the last chunk of a stream with stream_options.include_usage).
+  static Usage ParseUsage(const nlohmann::json& usage);
 
  private:
   HttpTransport& transport_;

@@ -39,6 +39,24 @@ size_t WhitespaceBefore(std::string_view s, size_t end) {
   return 0;
 }
 
+enum class SpaceMatch { kNo, kPartial, kYes };
+
+// Whether `s` (non-empty) is exactly one JS white-space character, could still become one
+// with more bytes, or is not one — by the rules of WhitespaceAt.
+SpaceMatch MatchSpace(std::string_view s) {
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  const size_t need = b0 < 0x80                    ? 1
+                      : (b0 >= 0xC2 && b0 <= 0xDF) ? 2
+                      : (b0 >= 0xE1 && b0 <= 0xEF) ? 3
+                                                   : 0;
+  if (need == 0 || s.size() > need) return SpaceMatch::kNo;
+  for (size_t k = 1; k < s.size(); ++k) {
+    if ((static_cast<unsigned char>(s[k]) & 0xC0) != 0x80) return SpaceMatch::kNo;
+  }
+  if (s.size() < need) return SpaceMatch::kPartial;
+  return WhitespaceAt(s, 0) == need ? SpaceMatch::kYes : SpaceMatch::kNo;
+}
+
 std::string_view JsTrim(std::string_view s) {
   size_t begin = 0;
   while (begin < s.size()) {
@@ -110,6 +128,211 @@ ThinkingResult StripThinking(std::string_view text) {
 ThinkingResult ApplyThinkingPolicy(std::string_view text, bool keep_thinking_output) {
   if (keep_thinking_output) return {std::string(text), std::nullopt};
   return StripThinking(text);
+}
+
+// --- streaming -------------------------------------------------------------------------------
+
+void StreamingThinkingExtractor::Feed(std::string_view chunk, ThinkingDelta* out) {
+  if (keep_) {
+    out->content.append(chunk);
+    return;
+  }
+  out_ = out;
+  FeedOriginal(chunk);
+  out_ = nullptr;
+}
+
+void StreamingThinkingExtractor::FeedOriginal(std::string_view chunk) {
+  size_t i = 0;
+  while (i < chunk.size()) {
+    if (mode_ == Mode::kSkipSpace) {
+      pending_.push_back(chunk[i++]);
+      const SpaceMatch m = MatchSpace(pending_);
+      if (m == SpaceMatch::kYes) pending_.clear();
+      if (m != SpaceMatch::kNo) continue;
+      // The first byte that is not white space: back to the answer, with the held bytes.
+      mode_ = Mode::kContent;
+      std::string held;
+      held.swap(pending_);
+      FeedOriginal(held);
+      continue;
+    }
+    const bool content = mode_ == Mode::kContent;
+    const std::string_view tag = content ? kOpen : kClose;
+    if (pending_.empty()) {
+      const size_t lt = chunk.find('<', i);
+      const size_t end = lt == std::string_view::npos ? chunk.size() : lt;
+      if (end > i) {
+        if (content) {
+          StrippedContent(chunk.substr(i, end - i));
+        } else {
+          BlockText(chunk.substr(i, end - i));
+        }
+      }
+      i = end;
+      if (lt == std::string_view::npos) break;
+      pending_ = "<";
+      ++i;
+      continue;
+    }
+    if (chunk[i] == tag[pending_.size()]) {
+      pending_.push_back(chunk[i++]);
+      if (pending_.size() < tag.size()) continue;
+      pending_.clear();
+      if (content) {
+        mode_ = Mode::kBlock;
+        BlockBegin();
+      } else {
+        mode_ = Mode::kSkipSpace;
+        BlockEnd();
+      }
+      continue;
+    }
+    // Not the tag after all: the held bytes are text; chunk[i] is looked at again.
+    std::string held;
+    held.swap(pending_);
+    if (content) {
+      StrippedContent(held);
+    } else {
+      BlockText(held);
+    }
+  }
+}
+
+void StreamingThinkingExtractor::StrippedContent(std::string_view bytes) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    if (formed_) {
+      deferred_.append(bytes.substr(i));
+      return;
+    }
+    if (stripped_pending_.empty()) {
+      const size_t lt = bytes.find('<', i);
+      const size_t end = lt == std::string_view::npos ? bytes.size() : lt;
+      PutContent(bytes.substr(i, end - i));
+      i = end;
+      if (lt == std::string_view::npos) break;
+      stripped_pending_ = "<";
+      ++i;
+      continue;
+    }
+    if (bytes[i] == kOpen[stripped_pending_.size()]) {
+      stripped_pending_.push_back(bytes[i++]);
+      if (stripped_pending_.size() < kOpen.size()) continue;
+      // Removing blocks joined the pieces of a `<think>`: the rest is one unclosed block,
+      // collected after every block that still closes (unary order), so it waits for Finish.
+      stripped_pending_.clear();
+      formed_ = true;
+      if (!utf8_hold_.empty()) {
+        std::string held;
+        held.swap(utf8_hold_);
+        EmitVisible(held);
+      }
+      continue;
+    }
+    std::string held;
+    held.swap(stripped_pending_);
+    PutContent(held);
+  }
+}
+
+void StreamingThinkingExtractor::PutContent(std::string_view bytes) {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    if (utf8_hold_.empty() && b >= 0x21 && b < 0x80) {
+      // Fast path: a run of visible ASCII.
+      size_t end = i + 1;
+      while (end < bytes.size() && static_cast<unsigned char>(bytes[end]) >= 0x21 &&
+             static_cast<unsigned char>(bytes[end]) < 0x80) {
+        ++end;
+      }
+      EmitVisible(bytes.substr(i, end - i));
+      i = end - 1;
+      continue;
+    }
+    utf8_hold_.push_back(bytes[i]);
+    while (!utf8_hold_.empty()) {
+      const SpaceMatch m = MatchSpace(utf8_hold_);
+      if (m == SpaceMatch::kPartial) break;
+      if (m == SpaceMatch::kYes) {
+        held_space_.append(utf8_hold_);
+        utf8_hold_.clear();
+        break;
+      }
+      // Its first byte is visible; the others may start a white-space character.
+      EmitVisible(std::string_view(utf8_hold_).substr(0, 1));
+      utf8_hold_.erase(0, 1);
+    }
+  }
+}
+
+void StreamingThinkingExtractor::EmitVisible(std::string_view bytes) {
+  if (!held_space_.empty()) {
+    // Leading white space is trimmed when the reply has a `<think>` (known so far).
+    if (visible_ || !seen_tag_) out_->content.append(held_space_);
+    held_space_.clear();
+  }
+  out_->content.append(bytes);
+  visible_ = true;
+}
+
+void StreamingThinkingExtractor::BlockBegin() {
+  seen_tag_ = true;
+  if (formed_) return;
+  if (parts_++ > 0) out_->thinking.push_back('\n');
+}
+
+void StreamingThinkingExtractor::BlockText(std::string_view bytes) {
+  if (formed_) {
+    block_.append(bytes);
+  } else {
+    out_->thinking.append(bytes);
+  }
+}
+
+void StreamingThinkingExtractor::BlockEnd() {
+  if (!formed_) return;
+  if (parts_++ > 0) out_->thinking.push_back('\n');
+  out_->thinking.append(block_);
+  block_.clear();
+}
+
+void StreamingThinkingExtractor::Finish(ThinkingDelta* out) {
+  if (keep_) return;
+  out_ = out;
+  std::string held;
+  held.swap(pending_);
+  const bool open_block = mode_ == Mode::kBlock;
+  if (open_block) {
+    BlockText(held);
+  } else {
+    StrippedContent(held);  // a partial tag, or an incomplete sequence after a block
+  }
+  if (formed_) {
+    if (open_block) {
+      // Pass 1 found no `</think>`: the tag and its text stay in the unclosed rest.
+      deferred_.append(kOpen);
+      deferred_.append(block_);
+    }
+    if (parts_++ > 0) out->thinking.push_back('\n');
+    out->thinking.append(deferred_);
+  } else {
+    std::string partial;
+    partial.swap(stripped_pending_);
+    PutContent(partial);
+    if (!utf8_hold_.empty()) {  // incomplete at the end: never white space
+      std::string hold = std::move(utf8_hold_);
+      utf8_hold_.clear();
+      EmitVisible(hold);
+    }
+  }
+  // Trailing white space: trimmed only when the reply had a `<think>`.
+  if (!seen_tag_) out->content.append(held_space_);
+  held_space_.clear();
+  deferred_.clear();
+  block_.clear();
+  mode_ = Mode::kContent;
+  out_ = nullptr;
 }
 
 }  // namespace llmix::pipeline
