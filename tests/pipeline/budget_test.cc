@@ -365,6 +365,36 @@ TEST_F(BudgetStageTest, CallCostUsesOverridesAndIsZeroForCacheHits) {
   EXPECT_EQ(CallCost(state_, *ctx_)->total_usd, 0.006);
 }
 
+TEST_F(BudgetStageTest, RecordCallCostSetsTheResultTheSpanAndTheCounter) {
+  state_.cost_metrics = std::make_unique<CostMetrics>(registry_, state_.budgets);
+  ASSERT_TRUE(Call(Upstream::kSuccess));
+  ctx_->span = tracer_.StartSpan("call", nullptr, SpanKind::kServer);
+  RecordCallCost(state_, *ctx_);
+  ASSERT_TRUE(ctx_->result.cost.has_value());
+  EXPECT_EQ(ctx_->result.cost->total_usd, 0.002);
+  ctx_->span->End();
+  bool found = false;
+  for (const SpanData& span : tracer_.Finished()) {
+    for (const auto& [key, value] : span.attributes) {
+      if (span.name == "call" && key == "llmix.cost.usd") {
+        found = true;
+        EXPECT_EQ(std::get<double>(value), 0.002);
+      }
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(state_.cost_metrics->cost_usd.With({"demo/p", "openai", "house-model"}).value(), 0.002);
+  // Spend gauges come from the ledger: the preset's account after one $0.002 call.
+  const std::vector<GaugeSample> spent = BudgetSamples(state_.budgets, BudgetField::kSpent);
+  ASSERT_EQ(spent.size(), 1u);
+  EXPECT_EQ(spent[0].label_values, (std::vector<std::string>{"demo/p", ""}));
+  EXPECT_EQ(spent[0].value, 0.002);
+  // A model nothing prices: no cost, nothing on the span.
+  preset_.sidecar.pricing.reset();
+  RecordCallCost(state_, *ctx_);
+  EXPECT_FALSE(ctx_->result.cost.has_value());
+}
+
 TEST(PriceOverridesTest, StrictFileFormat) {
   auto ok = ParsePriceOverrides(R"({"my-model":{"input":0.5,"output":1.5}})");
   ASSERT_TRUE(ok.ok()) << ok.status();
