@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "adapters/adapter.h"
 #include "common/call_error.h"
+#include "common/pricing.h"
 #include "common/telemetry.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/upstream_call.h"
@@ -48,6 +49,7 @@ struct CallInput {
   std::optional<absl::Duration> timeout;   // caller's deadline, relative to the call start
   SpanContext parent;                      // caller's trace context (may be invalid)
   size_t request_bytes = 0;                // serialized size, for the input cap
+  std::optional<std::string> tenant;       // who the call is billed to (budgets per tenant)
 };
 
 struct CallResult {
@@ -65,6 +67,8 @@ struct CallResult {
   int attempts = 0;
   std::string trace_id;
   int fallback_index = 0;  // which target served: 0 the preset's own, i the i-th fallback
+  // Price of the call (pipeline/call_cost.h); nullopt when the serving model has no price.
+  std::optional<CostBreakdown> cost;
 };
 
 // Moves a call from a thread that must not block (a gRPC callback thread, an HTTP front-door

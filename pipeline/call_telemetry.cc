@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "common/logging.h"
+#include "pipeline/call_cost.h"
 
 namespace llmix::pipeline {
 
@@ -13,6 +14,7 @@ std::string CallOutcome(const CallContext& ctx) {
 }
 
 void RecordCallTelemetry(const PipelineState& state, CallContext& ctx, double seconds) {
+  RecordCallCost(state, ctx);
   const std::string outcome = CallOutcome(ctx);
   const std::string preset =
       !ctx.preset_id.empty() ? ctx.preset_id : (ctx.config != nullptr ? "inline" : "");

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline_builder.h"
 
+#include "pipeline/budget_stage.h"
 #include "pipeline/cache_stage.h"
 #include "pipeline/dispatch_stage.h"
 #include "pipeline/fallback_stage.h"
@@ -24,6 +25,7 @@ std::unique_ptr<Pipeline> BuildPipeline(PipelineState& state) {
   stages.push_back(std::make_unique<ThinkStage>(state));
   stages.push_back(std::make_unique<FallbackStage>(state));  // only presets with a fallback
   stages.push_back(std::make_unique<CacheStage>(state));
+  stages.push_back(std::make_unique<BudgetStage>(state));  // only presets with a budget
   stages.push_back(std::make_unique<BreakerStage>(state));
   stages.push_back(std::make_unique<SingleflightStage>(state));
   stages.push_back(std::make_unique<RespondStage>(state));

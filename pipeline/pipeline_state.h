@@ -12,9 +12,12 @@
 #include "common/clock.h"
 #include "common/env.h"
 #include "common/logging.h"
+#include "common/pricing.h"
 #include "common/telemetry.h"
 #include "pipeline/cache/l1_cache.h"
+#include "pipeline/budget_ledger.h"
 #include "pipeline/cache/redis_l2.h"
+#include "pipeline/cost_metrics.h"
 #include "pipeline/resilience_state.h"
 #include "registry/snapshot.h"
 
@@ -126,6 +129,11 @@ struct PipelineState {
   // (pipeline/resilience_state.h); BuildPipeline creates a default one when unset.
   std::unique_ptr<ResilienceState> resilience = nullptr;
   FallbackMemory fallback_memory{};
+  // Prices and budgets (pipeline/call_cost.h, pipeline/budget_stage.h): the --pricing-file
+  // table (before LLMix's), the budget accounts, and their metrics (null: not recorded).
+  PriceTable price_overrides{};
+  BudgetLedger budgets{clock};
+  std::unique_ptr<CostMetrics> cost_metrics = nullptr;
 };
 
 }  // namespace llmix::pipeline

@@ -43,6 +43,21 @@ absl::Status CheckMessage(const nlohmann::json& m, size_t i) {
 
 }  // namespace
 
+absl::Status CheckTenant(std::string_view tenant) {
+  if (tenant.empty() || tenant.size() > kMaxTenantBytes) {
+    return Invalid("tenant", absl::StrCat("must be 1..", kMaxTenantBytes, " bytes"));
+  }
+  for (char c : tenant) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':' || c == '@' || c == '/' ||
+                    c == '+' || c == '=';
+    if (!ok) {
+      return Invalid("tenant", "may hold only letters, digits and - _ . : @ / + =");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateStage::Check(const CallInput& in, const PipelineOptions& options) {
   if (in.preset.has_value() && in.config_json.has_value()) {
     return Invalid("preset", "set either preset or config_json, not both");
@@ -76,6 +91,9 @@ absl::Status ValidateStage::Check(const CallInput& in, const PipelineOptions& op
     if (auto st = CheckMessage(in.messages[i], i); !st.ok()) return st;
   }
   if (!in.tools.is_null() && !in.tools.is_array()) return Invalid("tools", "expected an array");
+  if (in.tenant.has_value()) {
+    if (auto st = CheckTenant(*in.tenant); !st.ok()) return st;
+  }
   return absl::OkStatus();
 }
 

@@ -7,6 +7,11 @@
 
 namespace llmix::pipeline {
 
+// A call's tenant (CallRequest.tenant, the front door's x-llmix-tenant): 1..128 bytes of
+// letters, digits and `-_.:@/+=`; it becomes a budget account and a metric label.
+inline constexpr size_t kMaxTenantBytes = 128;
+absl::Status CheckTenant(std::string_view tenant);
+
 class ValidateStage final : public Stage {
  public:
   explicit ValidateStage(const PipelineState& state) : state_(state) {}

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/canonical_json.h"
 #include "common/env_refs.h"
+#include "registry/budget_settings.h"
 
 namespace llmix::registry {
 
@@ -559,6 +560,33 @@ void BaseUrlRule(const json& data, Path& path, Issues& out) {
   }
 }
 
+// Sidecar-only `pricing` (USD per 1M tokens) and `budget` (pipeline/budget_stage.h).
+SchemaPtr PricingSchema() {
+  return Object({{"input", NumberOf({{Op::kGe, 0}})}, {"output", NumberOf({{Op::kGe, 0}})}});
+}
+
+SchemaPtr BudgetSchema() {
+  auto s = Object({
+      {"limitUsd", Opt(Positive())},
+      {"perTenantUsd", Opt(Positive())},
+      {"window", Opt(Str(1))},
+      {"estimateOutputTokens", Opt(IntPositive())},
+  });
+  s->refine = [](const json& data, Path& path, Issues& out) {
+    if (!data.contains("limitUsd") && !data.contains("perTenantUsd")) {
+      AddIssue(out, path, "custom", "set limitUsd, perTenantUsd or both", false);
+    }
+    if (auto w = data.find("window"); w != data.end() && w->is_string()) {
+      if (auto parsed = ParseBudgetWindow(w->get<std::string>()); !parsed.ok()) {
+        Path p = path;
+        p.push_back("window");
+        AddIssue(out, p, "custom", std::string(parsed.status().message()), false);
+      }
+    }
+  };
+  return s;
+}
+
 const Schema& SidecarNamespaceSchema() {
   static const SchemaPtr* schema = [] {
     auto target = Object({
@@ -566,6 +594,7 @@ const Schema& SidecarNamespaceSchema() {
         {"model", Str(1)},
         {"providerOptions", Opt(Record(Any()))},
         {"baseUrl", Opt(Str(1))},
+        {"pricing", Opt(PricingSchema())},
     });
     target->refine = BaseUrlRule;
     auto fallback = Object({
@@ -573,6 +602,8 @@ const Schema& SidecarNamespaceSchema() {
         {"stickyMs", Opt(IntPositive())},
     });
     auto s = Object({{"baseUrl", Opt(Str(1))}, {"fallback", Opt(fallback)}});
+    s->shape.push_back({"pricing", Opt(PricingSchema())});
+    s->shape.push_back({"budget", Opt(BudgetSchema())});
     s->refine = BaseUrlRule;
     return new SchemaPtr(s);
   }();

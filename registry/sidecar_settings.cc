@@ -13,6 +13,8 @@ absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfi
   if (auto url = ns.find("baseUrl"); url != ns.end() && url->is_string()) {
     out.base_url = url->get<std::string>();
   }
+  out.pricing = PricingOf(ns);
+  out.budget = BudgetOf(ns);
   auto fallback = ns.find("fallback");
   if (fallback == ns.end() || !fallback->is_object()) return out;
   if (auto sticky = fallback->find("stickyMs"); sticky != fallback->end() && sticky->is_number()) {
@@ -32,7 +34,7 @@ absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfi
       return MakeError(ErrorKind::kInvalidConfig,
                        absl::StrCat("fallback.targets[", i, "]: ", config.status().message()));
     }
-    FallbackTarget target{*std::move(config), std::nullopt};
+    FallbackTarget target{*std::move(config), std::nullopt, PricingOf(t)};
     if (auto url = t.find("baseUrl"); url != t.end() && url->is_string()) {
       target.base_url = url->get<std::string>();
     }

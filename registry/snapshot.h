@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "registry/budget_settings.h"
 #include "registry/llm_config.h"
 
 namespace llmix::registry {
@@ -25,6 +26,7 @@ namespace llmix::registry {
 struct FallbackTarget {
   LlmConfig config;
   std::optional<std::string> base_url;  // `baseUrl` of the target
+  std::optional<ModelPrice> pricing;    // `pricing` of the target (its model's price)
 };
 
 struct SidecarSettings {
@@ -34,6 +36,10 @@ struct SidecarSettings {
   std::vector<FallbackTarget> fallback;
   // `fallback.stickyMs`: how long the target that last served is tried first.
   absl::Duration fallback_sticky = absl::Seconds(60);
+  // `pricing`: the price of the preset's own model, instead of LLMix's table.
+  std::optional<ModelPrice> pricing;
+  // `budget`: spend limits per window (pipeline/budget_stage.h).
+  std::optional<BudgetSettings> budget;
 };
 
 // The typed settings of a schema-checked `metadata.llmix-sidecar` object for a preset whose

@@ -6,7 +6,9 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/canonical_json.h"
 #include "common/js_json.h"
+#include "pipeline/budget_ledger.h"
 #include "sidecar/admin_server.h"
 #include "sidecar/grpc_service.h"
 #include "sidecar/openai_mapping.h"
@@ -93,6 +95,7 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
       SendError(res, ErrorFromStatus(input.status()));
       return;
     }
+    if (req.has_header("x-llmix-tenant")) input->tenant = req.get_header_value("x-llmix-tenant");
     const std::string model = (*body)["model"].get<std::string>();
     pipeline::CallContext ctx;
     ctx.input = *std::move(input);
@@ -111,7 +114,13 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     if (ctx.result.fallback_index != 0) {
       res.set_header("x-llmix-fallback-index", std::to_string(ctx.result.fallback_index));
     }
+    if (ctx.result.cost.has_value()) {
+      res.set_header("x-llmix-cost-usd", JsNumberToString(ctx.result.cost->total_usd));
+    }
     if (!ctx.status.ok()) {
+      if (auto seconds = pipeline::BudgetResetSeconds(ctx.status)) {
+        res.set_header("retry-after", std::to_string(*seconds));
+      }
       SendError(res, ErrorFromStatus(ctx.status));
       return;
     }

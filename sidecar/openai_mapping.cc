@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/provider_catalog.h"
+#include "pipeline/budget_ledger.h"
 
 namespace llmix::sidecar {
 
@@ -255,6 +256,7 @@ OpenAiError ErrorFromStatus(const absl::Status& status) {
   }
   e.type = ErrorTypeForStatus(e.http_status);
   if (e.http_status == 499) e.type = "cancelled";
+  if (pipeline::IsBudgetExhausted(status)) e.type = e.code = "budget_exhausted";
   return e;
 }
 

@@ -105,6 +105,10 @@ const std::vector<OptionSpec>& Specs() {
       {"ready-file", "LLMIX_READY_FILE", Kind::kString,
        "Write the bound addresses as JSON here once serving (for scripts and tests)",
        [](ServeOptions& o) -> void* { return &o.ready_file; }},
+      {"pricing-file", "LLMIX_PRICING_FILE", Kind::kString,
+       "JSON object mapping model -> {\"input\": USD, \"output\": USD} per 1M tokens; these "
+       "prices win over LLMix's built-in table (README \"Cost and budgets\")",
+       [](ServeOptions& o) -> void* { return &o.pricing_file; }},
       // Resilience (README "Resilience").
       {"max-retries", "LLMIX_MAX_RETRIES", Kind::kInt,
        "Retries after the first upstream attempt (a preset's common.maxRetries wins)",

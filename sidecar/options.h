@@ -37,6 +37,7 @@ struct ServeOptions {
   std::string log_level = "info";
   bool trace_content = false;  // prompts/completions on spans (README "Observability")
   std::string ready_file;  // JSON with the bound addresses, written once serving
+  std::string pricing_file;  // model -> {input, output} USD per 1M, before LLMix's table
   // Resilience (README "Resilience"); defaults are LLMix's.
   int max_retries = 3;
   int retry_base_ms = 1000;

@@ -158,6 +158,7 @@ absl::Status ToCallInput(const v1::CallRequest& r, pipeline::CallInput* out) {
     }
     out->metadata[k] = v;
   }
+  if (r.has_tenant()) out->tenant = r.tenant();  // checked by the validate stage
   out->request_bytes = r.ByteSizeLong();
   return absl::OkStatus();
 }
@@ -202,6 +203,11 @@ void ToCallResponse(pipeline::CallResult&& r, v1::CallResponse* out) {
   out->set_config_revision(ToValidUtf8(std::move(r.config_revision)));
   out->set_attempts(r.attempts);
   out->set_fallback_index(r.fallback_index);
+  if (r.cost.has_value()) {
+    out->mutable_cost()->set_input_usd(r.cost->input_usd);
+    out->mutable_cost()->set_output_usd(r.cost->output_usd);
+    out->mutable_cost()->set_total_usd(r.cost->total_usd);
+  }
   out->set_trace_id(std::move(r.trace_id));
 }
 

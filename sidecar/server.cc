@@ -25,6 +25,7 @@
 #include "sidecar/auth.h"
 #include "sidecar/front_door.h"
 #include "sidecar/cache_setup.h"
+#include "sidecar/cost_setup.h"
 #include "sidecar/grpc_service.h"
 #include "sidecar/prometheus_text.h"
 #include "sidecar/resilience_setup.h"
@@ -129,6 +130,7 @@ absl::Status Sidecar::Start() {
   state_.reset(new pipeline::PipelineState{popts, clock_, env_, logger_, tracing_->tracer(),
                                            *pipeline_metrics_, *dispatcher_, {}});
   if (auto st = InstallCaches(options_, *state_); !st.ok()) return st;
+  if (auto st = InstallCostAccounting(options_, metrics_, *state_); !st.ok()) return st;
   pool_ = std::make_unique<WorkerPool>(options_.workers, options_.queue_size);
   scheduler_ = std::make_unique<ThreadScheduler>(clock_);
   if (auto st = InstallResilience(options_, env_, *state_, *scheduler_, *pool_); !st.ok()) {
