@@ -111,6 +111,9 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     if (ctx.result.fallback_index != 0) {
       res.set_header("x-llmix-fallback-index", std::to_string(ctx.result.fallback_index));
     }
+    if (ctx.input.json_task.has_value()) {
+      res.set_header("x-llmix-json-repairs", std::to_string(ctx.result.json_repairs));
+    }
     if (!ctx.status.ok()) {
       SendError(res, ErrorFromStatus(ctx.status));
       return;

@@ -140,6 +140,12 @@ absl::Status ToCallInput(const v1::CallRequest& r, pipeline::CallInput* out) {
   }
   if (r.has_response_format_json()) out->response_format_json = r.response_format_json();
   if (r.has_singleflight_key()) out->singleflight_key = r.singleflight_key();
+  if (r.has_json_task()) {
+    pipeline::JsonTaskInput task;
+    task.schema_json = r.json_task().schema_json();
+    if (r.json_task().has_max_repairs()) task.max_repairs = r.json_task().max_repairs();
+    out->json_task = std::move(task);
+  }
   switch (r.cache()) {
     case v1::CACHE_MODE_BYPASS: out->cache_mode = pipeline::CacheMode::kBypass; break;
     case v1::CACHE_MODE_REFRESH: out->cache_mode = pipeline::CacheMode::kRefresh; break;
@@ -202,6 +208,8 @@ void ToCallResponse(pipeline::CallResult&& r, v1::CallResponse* out) {
   out->set_config_revision(ToValidUtf8(std::move(r.config_revision)));
   out->set_attempts(r.attempts);
   out->set_fallback_index(r.fallback_index);
+  if (r.json) out->set_json(ToValidUtf8(std::move(*r.json)));
+  out->set_json_repairs(r.json_repairs);
   out->set_trace_id(std::move(r.trace_id));
 }
 
