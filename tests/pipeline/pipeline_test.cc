@@ -53,7 +53,7 @@ class PipelineTest : public ::testing::Test {
 
 TEST_F(PipelineTest, StageOrderLivesInTheBuilder) {
   EXPECT_EQ(pipeline_->StageNames(),
-            (std::vector<std::string>{"validate", "resolve", "kill_switch", "think", "fallback",
+            (std::vector<std::string>{"validate", "resolve", "kill_switch", "json", "think", "fallback",
                                       "cache", "breaker", "singleflight", "respond", "retry",
                                       "aimd", "key", "kwargs", "dispatch"}));
 }
