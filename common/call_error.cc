@@ -44,6 +44,7 @@ std::string_view CallErrorCodeName(CallErrorCode code) {
     case CallErrorCode::kConfig: return "CONFIG";
     case CallErrorCode::kBudgetExhausted: return "BUDGET_EXHAUSTED";
     case CallErrorCode::kInternal: return "INTERNAL";
+    case CallErrorCode::kJsonInvalid: return "JSON_INVALID";
   }
   return "UNKNOWN";
 }

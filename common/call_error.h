@@ -27,6 +27,8 @@ enum class CallErrorCode : int {
   kConfig = 12,
   kBudgetExhausted = 13,
   kInternal = 14,
+  // A JSON task's reply was not valid JSON for its schema after every repair.
+  kJsonInvalid = 15,
 };
 
 struct CallError {

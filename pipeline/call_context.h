@@ -32,6 +32,14 @@ constexpr std::string_view CacheTierName(CacheTier tier) {
   return tier == CacheTier::kL1 ? "l1" : tier == CacheTier::kL2 ? "l2" : "none";
 }
 
+// A JSON task from the request (pipeline/json_stage.h): the reply must be JSON valid against
+// the schema; checked by the json stage (INVALID_ARGUMENT naming `field`).
+struct JsonTaskInput {
+  std::string schema_json;                       // JSON Schema (the documented subset) as text
+  std::optional<int> max_repairs;                // default 2, at most 5
+  std::string field = "json_task.schema_json";  // how errors name the schema
+};
+
 // What the transport hands to the pipeline, already mapped to LLMix's JSON shapes.
 struct CallInput {
   std::optional<std::string> preset;       // "module/preset"
@@ -50,6 +58,7 @@ struct CallInput {
   SpanContext parent;                      // caller's trace context (may be invalid)
   size_t request_bytes = 0;                // serialized size, for the input cap
   std::optional<std::string> tenant;       // who the call is billed to (budgets per tenant)
+  std::optional<JsonTaskInput> json_task;  // wins over the preset's metadata.llmix-sidecar.json
 };
 
 struct CallResult {
@@ -69,6 +78,9 @@ struct CallResult {
   int fallback_index = 0;  // which target served: 0 the preset's own, i the i-th fallback
   // Price of the call (pipeline/call_cost.h); nullopt when the serving model has no price.
   std::optional<CostBreakdown> cost;
+  // JSON task: the valid reply as compact JSON text, and the repair calls it took.
+  std::optional<std::string> json;
+  int json_repairs = 0;
 };
 
 // Moves a call from a thread that must not block (a gRPC callback thread, an HTTP front-door

@@ -4,6 +4,7 @@
 #include "pipeline/cache_stage.h"
 #include "pipeline/dispatch_stage.h"
 #include "pipeline/fallback_stage.h"
+#include "pipeline/json_stage.h"
 #include "pipeline/resilience_stages.h"
 #include "pipeline/resolve_stage.h"
 #include "pipeline/respond_stage.h"
@@ -22,6 +23,7 @@ std::unique_ptr<Pipeline> BuildPipeline(PipelineState& state) {
   stages.push_back(std::make_unique<ValidateStage>(state));
   stages.push_back(std::make_unique<ResolveStage>(state));
   stages.push_back(std::make_unique<KillSwitchStage>(state));
+  stages.push_back(std::make_unique<JsonStage>(state));  // only JSON tasks; outside think
   stages.push_back(std::make_unique<ThinkStage>(state));
   stages.push_back(std::make_unique<FallbackStage>(state));  // only presets with a fallback
   stages.push_back(std::make_unique<CacheStage>(state));

@@ -37,6 +37,13 @@ PipelineMetrics::PipelineMetrics(MetricRegistry& registry)
       fallbacks(registry.AddCounter("llmix_fallbacks_total",
                                     "Calls that moved on to a preset's fallback target, by "
                                     "preset and target (1 = the first fallback).",
-                                    {"preset", "target"})) {}
+                                    {"preset", "target"})),
+      json_tasks(registry.AddCounter("llmix_json_tasks_total",
+                                     "JSON tasks by preset and outcome: valid, invalid (still "
+                                     "invalid after the last repair) or error (the call failed).",
+                                     {"preset", "outcome"})),
+      json_repairs(registry.AddCounter("llmix_json_repairs_total",
+                                       "Repair calls made by JSON tasks, by preset.",
+                                       {"preset"})) {}
 
 }  // namespace llmix::pipeline

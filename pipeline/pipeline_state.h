@@ -51,6 +51,8 @@ struct PipelineMetrics {
   Counter& cache_l2_write_drops;   // L2 writes dropped (queue full or Redis down)
   Counter& cache_l2_writes;        // L2 writes done
   CounterFamily& fallbacks;        // {preset, target}: a call moved on to fallback target i
+  CounterFamily& json_tasks;       // {preset, outcome}: valid | invalid | error
+  CounterFamily& json_repairs;     // {preset}: repair calls made by JSON tasks
 };
 
 // Which fallback target last served each preset, so it is tried first for the preset's

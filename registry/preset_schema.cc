@@ -601,9 +601,16 @@ const Schema& SidecarNamespaceSchema() {
         {"targets", ArrayOf(target)},
         {"stickyMs", Opt(IntPositive())},
     });
+    // `json`: a JSON task for every call (the schema's own keywords are checked when it is
+    // compiled, in SidecarSettingsOf).
+    auto json_task = Object({
+        {"schema", Union({Record(Any()), Bool()})},
+        {"maxRepairs", Opt(NumberOf({{Op::kInt, 0}, {Op::kGe, 0}, {Op::kLe, 5}}))},
+    });
     auto s = Object({{"baseUrl", Opt(Str(1))}, {"fallback", Opt(fallback)}});
     s->shape.push_back({"pricing", Opt(PricingSchema())});
     s->shape.push_back({"budget", Opt(BudgetSchema())});
+    s->shape.push_back({"json", Opt(json_task)});
     s->refine = BaseUrlRule;
     return new SchemaPtr(s);
   }();

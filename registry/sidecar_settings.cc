@@ -7,6 +7,30 @@ namespace llmix::registry {
 
 using nlohmann::json;
 
+namespace {
+
+// `json: {schema, maxRepairs}` (types checked by the namespace schema): the schema is compiled
+// here, so a malformed one fails publish and load naming its JSON pointer.
+absl::Status ReadJsonTaskSettings(const json& ns, SidecarSettings& out) {
+  auto task = ns.find("json");
+  if (task == ns.end() || !task->is_object() || !task->contains("schema")) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<JsonSchema> schema = JsonSchema::Compile((*task)["schema"]);
+  if (!schema.ok()) {
+    return MakeError(ErrorKind::kInvalidConfig,
+                     absl::StrCat("json.schema: ", schema.status().message()));
+  }
+  JsonTaskSettings settings{*std::move(schema), 2};
+  if (auto n = task->find("maxRepairs"); n != task->end() && n->is_number()) {
+    settings.max_repairs = static_cast<int>(n->get<double>());
+  }
+  out.json_task = std::move(settings);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfig& primary) {
   SidecarSettings out;
   if (!ns.is_object()) return out;
@@ -15,6 +39,7 @@ absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfi
   }
   out.pricing = PricingOf(ns);
   out.budget = BudgetOf(ns);
+  if (absl::Status st = ReadJsonTaskSettings(ns, out); !st.ok()) return st;
   auto fallback = ns.find("fallback");
   if (fallback == ns.end() || !fallback->is_object()) return out;
   if (auto sticky = fallback->find("stickyMs"); sticky != fallback->end() && sticky->is_number()) {

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/json_schema.h"
 #include "nlohmann/json.hpp"
 #include "registry/budget_settings.h"
 #include "registry/llm_config.h"
@@ -29,6 +30,13 @@ struct FallbackTarget {
   std::optional<ModelPrice> pricing;    // `pricing` of the target (its model's price)
 };
 
+// `json`: every call of the preset is a JSON task (pipeline/json_stage.h) unless the request
+// brings its own.
+struct JsonTaskSettings {
+  JsonSchema schema;    // `json.schema`, compiled (checked) at publish and load
+  int max_repairs = 2;  // `json.maxRepairs`, 0..5
+};
+
 struct SidecarSettings {
   std::optional<std::string> base_url;  // `baseUrl`: overrides the provider's base URL
   // `fallback.targets`: tried in order when the preset's own target fails in a way another
@@ -40,6 +48,7 @@ struct SidecarSettings {
   std::optional<ModelPrice> pricing;
   // `budget`: spend limits per window (pipeline/budget_stage.h).
   std::optional<BudgetSettings> budget;
+  std::optional<JsonTaskSettings> json_task;  // `json`
 };
 
 // The typed settings of a schema-checked `metadata.llmix-sidecar` object for a preset whose

@@ -117,6 +117,9 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     if (ctx.result.cost.has_value()) {
       res.set_header("x-llmix-cost-usd", JsNumberToString(ctx.result.cost->total_usd));
     }
+    if (ctx.input.json_task.has_value()) {
+      res.set_header("x-llmix-json-repairs", std::to_string(ctx.result.json_repairs));
+    }
     if (!ctx.status.ok()) {
       if (auto seconds = pipeline::BudgetResetSeconds(ctx.status)) {
         res.set_header("retry-after", std::to_string(*seconds));

@@ -95,6 +95,24 @@ absl::Status MapSampling(const json& body, pipeline::CallInput* out) {
   return absl::OkStatus();
 }
 
+// response_format {"type":"json_schema","json_schema":{"schema":{...}}} is also a JSON task
+// (the response_format itself is still sent to the provider); without a schema it is not.
+absl::Status MapJsonSchemaTask(const json& format, pipeline::CallInput* out) {
+  auto type = format.find("type");
+  if (type == format.end() || *type != "json_schema") return absl::OkStatus();
+  auto spec = format.find("json_schema");
+  if (spec == format.end() || !spec->is_object()) {
+    return Invalid("response_format.json_schema", "expected an object");
+  }
+  auto schema = spec->find("schema");
+  if (schema == spec->end() || schema->is_null()) return absl::OkStatus();
+  pipeline::JsonTaskInput task;
+  task.schema_json = schema->dump(-1, ' ', false, json::error_handler_t::replace);
+  task.field = "response_format.json_schema.schema";
+  out->json_task = std::move(task);
+  return absl::OkStatus();
+}
+
 absl::Status MapTools(const json& body, pipeline::CallInput* out) {
   if (body.contains("tools") && !body["tools"].is_null()) {
     const json& tools = body["tools"];
@@ -131,6 +149,7 @@ absl::Status MapTools(const json& body, pipeline::CallInput* out) {
     if (!body["response_format"].is_object()) return Invalid("response_format", "expected an object");
     out->response_format_json =
         body["response_format"].dump(-1, ' ', false, json::error_handler_t::replace);
+    if (absl::Status st = MapJsonSchemaTask(body["response_format"], out); !st.ok()) return st;
   }
   return absl::OkStatus();
 }
@@ -199,6 +218,7 @@ json ChatCompletionFromResult(const pipeline::CallResult& r, const std::string& 
                               int64_t created) {
   json message = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};
   if (!r.content.empty() || r.tool_calls.empty()) message["content"] = r.content;
+  if (r.json.has_value()) message["content"] = *r.json;  // a JSON task's validated value
   if (!r.tool_calls.empty()) {
     json calls = json::array();
     for (const auto& tc : r.tool_calls) {

@@ -140,6 +140,12 @@ absl::Status ToCallInput(const v1::CallRequest& r, pipeline::CallInput* out) {
   }
   if (r.has_response_format_json()) out->response_format_json = r.response_format_json();
   if (r.has_singleflight_key()) out->singleflight_key = r.singleflight_key();
+  if (r.has_json_task()) {
+    pipeline::JsonTaskInput task;
+    task.schema_json = r.json_task().schema_json();
+    if (r.json_task().has_max_repairs()) task.max_repairs = r.json_task().max_repairs();
+    out->json_task = std::move(task);
+  }
   switch (r.cache()) {
     case v1::CACHE_MODE_BYPASS: out->cache_mode = pipeline::CacheMode::kBypass; break;
     case v1::CACHE_MODE_REFRESH: out->cache_mode = pipeline::CacheMode::kRefresh; break;
@@ -208,6 +214,8 @@ void ToCallResponse(pipeline::CallResult&& r, v1::CallResponse* out) {
     out->mutable_cost()->set_output_usd(r.cost->output_usd);
     out->mutable_cost()->set_total_usd(r.cost->total_usd);
   }
+  if (r.json) out->set_json(ToValidUtf8(std::move(*r.json)));
+  out->set_json_repairs(r.json_repairs);
   out->set_trace_id(std::move(r.trace_id));
 }
 

@@ -53,9 +53,9 @@ class PipelineTest : public ::testing::Test {
 
 TEST_F(PipelineTest, StageOrderLivesInTheBuilder) {
   EXPECT_EQ(pipeline_->StageNames(),
-            (std::vector<std::string>{"validate", "resolve", "kill_switch", "think", "fallback",
-                                      "cache", "budget", "breaker", "singleflight", "respond",
-                                      "retry", "aimd", "key", "kwargs", "dispatch"}));
+            (std::vector<std::string>{"validate", "resolve", "kill_switch", "json", "think",
+                                      "fallback", "cache", "budget", "breaker", "singleflight",
+                                      "respond", "retry", "aimd", "key", "kwargs", "dispatch"}));
 }
 
 TEST_F(PipelineTest, InlineConfigCallSucceedsAndEveryStageHasASpan) {
