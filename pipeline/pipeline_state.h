@@ -20,6 +20,8 @@
 
 namespace llmix::pipeline {
 
+struct RoutingState;  // pipeline/routing_stage.h
+
 struct PipelineOptions {
   absl::Duration default_timeout = absl::Seconds(60);  // when neither caller nor preset sets one
   size_t max_messages = 1024;
@@ -126,6 +128,9 @@ struct PipelineState {
   // (pipeline/resilience_state.h); BuildPipeline creates a default one when unset.
   std::unique_ptr<ResilienceState> resilience = nullptr;
   FallbackMemory fallback_memory{};
+  // Per-target wait counts and priority metrics (pipeline/routing_stage.h); BuildPipeline
+  // creates one on a private metric registry when unset.
+  std::shared_ptr<RoutingState> routing = nullptr;
 };
 
 }  // namespace llmix::pipeline

@@ -559,6 +559,15 @@ void BaseUrlRule(const json& data, Path& path, Issues& out) {
   }
 }
 
+// `routing` (README "Backpressure"): backpressure per target.
+SchemaPtr RoutingSchema() {
+  return Object({
+      {"maxQueueDepth", NumberOf({{Op::kInt, 0}, {Op::kGe, 0}, {Op::kLe, 1000000}})},
+      {"lowPriority", Opt(Enum({"reject", "fallback"}))},
+      {"minPriorityWhenBusy", Opt(Enum({"critical", "high", "normal"}))},
+  });
+}
+
 const Schema& SidecarNamespaceSchema() {
   static const SchemaPtr* schema = [] {
     auto target = Object({
@@ -566,13 +575,16 @@ const Schema& SidecarNamespaceSchema() {
         {"model", Str(1)},
         {"providerOptions", Opt(Record(Any()))},
         {"baseUrl", Opt(Str(1))},
+        {"routing", Opt(RoutingSchema())},
     });
     target->refine = BaseUrlRule;
     auto fallback = Object({
         {"targets", ArrayOf(target)},
         {"stickyMs", Opt(IntPositive())},
     });
-    auto s = Object({{"baseUrl", Opt(Str(1))}, {"fallback", Opt(fallback)}});
+    auto s = Object({{"baseUrl", Opt(Str(1))},
+                     {"fallback", Opt(fallback)},
+                     {"routing", Opt(RoutingSchema())}});
     s->refine = BaseUrlRule;
     return new SchemaPtr(s);
   }();

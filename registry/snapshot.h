@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "common/priority.h"
 #include "registry/llm_config.h"
 
 namespace llmix::registry {
@@ -22,9 +23,20 @@ namespace llmix::registry {
 // nothing here ever enters a cache key.
 // One entry of `fallback.targets`: the preset's config with this target's provider, model and
 // (when given) providerOptions, validated like a preset at load time. Its cache key is its own.
+// `routing` (README "Backpressure"): when more than `max_queue_depth` calls wait for a target,
+// calls below `min_priority_when_busy` are rejected or sent on to the next fallback target.
+// Critical calls are always admitted.
+struct RoutingRule {
+  enum class Action { kReject, kFallback };
+  int max_queue_depth = 64;                            // `maxQueueDepth`
+  Action low_priority = Action::kReject;               // `lowPriority`: reject | fallback
+  Priority min_priority_when_busy = Priority::kNormal;  // `minPriorityWhenBusy`
+};
+
 struct FallbackTarget {
   LlmConfig config;
   std::optional<std::string> base_url;  // `baseUrl` of the target
+  std::optional<RoutingRule> routing;   // the target's own `routing`, else the preset's
 };
 
 struct SidecarSettings {
@@ -34,7 +46,13 @@ struct SidecarSettings {
   std::vector<FallbackTarget> fallback;
   // `fallback.stickyMs`: how long the target that last served is tried first.
   absl::Duration fallback_sticky = absl::Seconds(60);
+  // `routing`: backpressure per target (the preset's own and, unless they set their own,
+  // its fallback targets); unset: no call is shed by priority.
+  std::optional<RoutingRule> routing;
 };
+
+// The RoutingRule of a schema-checked `routing` object.
+RoutingRule RoutingRuleOf(const nlohmann::json& routing);
 
 // The typed settings of a schema-checked `metadata.llmix-sidecar` object for a preset whose
 // own config is `primary`. InvalidConfig naming the field (e.g. "fallback.targets[1]: ...")

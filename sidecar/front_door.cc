@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/js_json.h"
 #include "sidecar/admin_server.h"
@@ -43,6 +44,18 @@ class OnDemandTaskQueue final : public httplib::TaskQueue {
  private:
   WorkerPool pool_;
 };
+
+// x-llmix-priority: critical | high | normal | low (case-insensitive).
+absl::Status ApplyPriorityHeader(const std::string& value, pipeline::CallInput* in) {
+  std::optional<Priority> p = ParsePriority(absl::AsciiStrToLower(value));
+  if (!p.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("x-llmix-priority: must be critical, high, normal or low, got \"",
+                     value.substr(0, 32), "\""));
+  }
+  in->priority = *p;
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -89,6 +102,12 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
         input = st;
       }
     }
+    if (input.ok() && req.has_header("x-llmix-priority")) {
+      if (absl::Status st = ApplyPriorityHeader(req.get_header_value("x-llmix-priority"), &*input);
+          !st.ok()) {
+        input = st;
+      }
+    }
     if (!input.ok()) {
       SendError(res, ErrorFromStatus(input.status()));
       return;
@@ -112,6 +131,8 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
       res.set_header("x-llmix-fallback-index", std::to_string(ctx.result.fallback_index));
     }
     if (!ctx.status.ok()) {
+      // Shed or queue full: come back shortly.
+      if (ctx.status.code() == absl::StatusCode::kResourceExhausted) res.set_header("retry-after", "1");
       SendError(res, ErrorFromStatus(ctx.status));
       return;
     }
