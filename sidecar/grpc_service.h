@@ -64,6 +64,10 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
                                  const ::llmix::sidecar::v1::CallRequest* request,
                                  ::llmix::sidecar::v1::CallResponse* response) override;
+  // Streams one BatchCallResult per call as each finishes (sidecar/batch_call.cc).
+  grpc::ServerWriteReactor<::llmix::sidecar::v1::BatchCallResult>* BatchCall(
+      grpc::CallbackServerContext* context,
+      const ::llmix::sidecar::v1::BatchCallRequest* request) override;
   grpc::ServerUnaryReactor* GetConfigInfo(
       grpc::CallbackServerContext* context,
       const ::llmix::sidecar::v1::GetConfigInfoRequest* request,
@@ -137,6 +141,7 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
                absl::AnyInvocable<void(pipeline::CallContext&) &&> finish);
 
   class CallReactor;
+  class BatchReactor;
   void CallStarted();
   void CallEnded();
 };
