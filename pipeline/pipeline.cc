@@ -29,8 +29,8 @@ void ContinueOnWorker(CallContext& ctx, absl::AnyInvocable<void(bool admitted) &
     return;
   }
   ctx.status = absl::ResourceExhaustedError(
-      absl::StrCat("sidecar overloaded: worker queue is full (", std::string(PriorityName(ctx.input.priority)),
-                   " priority)"));
+      absl::StrCat("sidecar overloaded: worker queue is full (",
+                   std::string(PriorityName(ctx.input.priority)), " priority)"));
   std::move (*shared)(false);
 }
 

@@ -132,7 +132,9 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     }
     if (!ctx.status.ok()) {
       // Shed or queue full: come back shortly.
-      if (ctx.status.code() == absl::StatusCode::kResourceExhausted) res.set_header("retry-after", "1");
+      if (ctx.status.code() == absl::StatusCode::kResourceExhausted) {
+        res.set_header("retry-after", "1");
+      }
       SendError(res, ErrorFromStatus(ctx.status));
       return;
     }

@@ -54,8 +54,8 @@ class PipelineTest : public ::testing::Test {
 TEST_F(PipelineTest, StageOrderLivesInTheBuilder) {
   EXPECT_EQ(pipeline_->StageNames(),
             (std::vector<std::string>{"validate", "resolve", "kill_switch", "think", "fallback",
-                                      "cache", "breaker", "routing", "singleflight", "respond", "retry",
-                                      "aimd", "key", "kwargs", "dispatch"}));
+                                      "cache", "breaker", "routing", "singleflight", "respond",
+                                      "retry", "aimd", "key", "kwargs", "dispatch"}));
 }
 
 TEST_F(PipelineTest, InlineConfigCallSucceedsAndEveryStageHasASpan) {
