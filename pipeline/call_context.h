@@ -117,7 +117,7 @@ struct CallContext {
   // the start of Run: the span stays alive until the stage calls `done`.
   Span* stage_span = nullptr;
   // Set by the routing stage while the call counts as waiting for its target (README
-  // "Backpressure"); the aimd stage ends that wait once the permit is granted.
+  // "Priority and backpressure"); the aimd stage ends that wait once the permit is granted.
   std::shared_ptr<TargetWait> target_wait;
   // Set when the caller went away; stages stop starting new work.
   std::atomic<bool> cancelled{false};

@@ -27,8 +27,8 @@ std::unique_ptr<Pipeline> BuildPipeline(PipelineState& state) {
   stages.push_back(std::make_unique<FallbackStage>(state));  // only presets with a fallback
   stages.push_back(std::make_unique<CacheStage>(state));
   stages.push_back(std::make_unique<BreakerStage>(state));
-  stages.push_back(std::make_unique<RoutingStage>(state));  // only targets with a rule
   stages.push_back(std::make_unique<SingleflightStage>(state));
+  stages.push_back(std::make_unique<RoutingStage>(state));  // leaders of targets with a rule
   stages.push_back(std::make_unique<RespondStage>(state));
   stages.push_back(std::make_unique<RetryStage>(state));
   stages.push_back(std::make_unique<AimdStage>(state));

@@ -1,7 +1,8 @@
 // Priority backpressure per target (a preset's `metadata.llmix-sidecar.routing`, README
-// "Backpressure"). A call counts as waiting for its target from this stage until the aimd stage
-// grants its concurrency permit (that span covers the worker queue and the AIMD / global
-// permit queues). When more than `maxQueueDepth` calls already wait for the target, a call
+// "Priority and backpressure"). Runs for singleflight leaders only (followers share a leader's
+// request; a shed leader's followers start over). A call counts as waiting for its target from
+// this stage until the aimd stage grants its concurrency permits (the AIMD / global permit
+// queues). When more than `maxQueueDepth` calls already wait for the target, a call
 // below `minPriorityWhenBusy` is shed: RESOURCE_EXHAUSTED naming the target and the depth, or,
 // with `lowPriority: fallback`, sent on to the next fallback target (FallbackStage). Critical
 // calls are always admitted. Skipped (no span, no counting) for targets without a rule.

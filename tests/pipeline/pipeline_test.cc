@@ -54,7 +54,7 @@ class PipelineTest : public ::testing::Test {
 TEST_F(PipelineTest, StageOrderLivesInTheBuilder) {
   EXPECT_EQ(pipeline_->StageNames(),
             (std::vector<std::string>{"validate", "resolve", "kill_switch", "think", "fallback",
-                                      "cache", "breaker", "routing", "singleflight", "respond",
+                                      "cache", "breaker", "singleflight", "routing", "respond",
                                       "retry", "aimd", "key", "kwargs", "dispatch"}));
 }
 
