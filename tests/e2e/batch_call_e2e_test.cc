@@ -2,8 +2,11 @@
 // fake that holds requests. Every call of a 200-call batch comes back exactly once with its
 // index while the fake never sees more than max_concurrency at once; an invalid call gets its
 // own INVALID_ARGUMENT result; a malformed batch fails the stream; a client cancel stops the
-// batch (the fake sees fewer requests) and the sidecar keeps serving.
+// batch (the fake sees fewer requests) and the sidecar keeps serving; SIGTERM finishes the
+// running calls, starts no more and ends the stream UNAVAILABLE.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <set>
 
@@ -144,6 +147,32 @@ TEST_F(BatchCallE2E, ClientCancelStopsTheBatchAndTheSidecarKeepsServing) {
   grpc::Status st = sidecar_->Call(InlineRequest(kConfig, "after the cancel"), &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_TRUE(resp.success());
+}
+
+TEST_F(BatchCallE2E, DrainingFinishesTheRunningCallsAndStartsNoMore) {
+  fake_.Hold();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = sidecar_->stub().BatchCall(&ctx, Batch(20, 4));
+  ASSERT_TRUE(WaitFor([&] { return fake_.Held() == 4; }));
+  sidecar_->process().Signal(SIGTERM);
+  ASSERT_TRUE(WaitFor([&] { return sidecar_->AdminGet("/readyz") != 200; }));
+  fake_.Release();
+  int results = 0;
+  v1::BatchCallResult result;
+  while (reader->Read(&result)) {
+    ++results;
+    EXPECT_TRUE(result.response().success()) << result.status_message();
+  }
+  grpc::Status st = reader->Finish();
+  EXPECT_EQ(results, 4) << "the four running calls finish and are streamed";
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(st.error_message().find("16 of 20 calls were not started"), std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(fake_.RequestCount(), 4u);
+  auto exit_status = sidecar_->process().Wait(std::chrono::seconds(15));
+  ASSERT_TRUE(exit_status.has_value());
+  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0);
 }
 
 }  // namespace
