@@ -1,5 +1,6 @@
 #include "pipeline/resilience/aimd_limiter.h"
 #include "pipeline/resilience_stages.h"
+#include "pipeline/routing_stage.h"
 
 namespace llmix::pipeline {
 
@@ -23,8 +24,8 @@ void AimdStage::Acquire(CallContext& ctx, resilience::AdaptiveSemaphore& sem,
   const absl::Duration remaining = ctx.deadline - state_.clock.Monotonic();
   auto wait = std::make_shared<PermitWait>();
   auto cont = std::make_shared<absl::AnyInvocable<void(absl::Status) &&>>(std::move(then));
-  const resilience::AdaptiveSemaphore::Ticket ticket =
-      sem.Acquire([wait, cont, &r, &ctx](absl::Status status) mutable {
+  const resilience::AdaptiveSemaphore::Ticket ticket = sem.Acquire(
+      [wait, cont, &r, &ctx](absl::Status status) mutable {
         bool inline_grant = false;
         Scheduler::TimerId timer = 0;
         {
@@ -41,7 +42,8 @@ void AimdStage::Acquire(CallContext& ctx, resilience::AdaptiveSemaphore& sem,
         ctx.upstream.cancel.ClearHook();
         r.executor().Submit(
             [cont, status = std::move(status)]() mutable { std::move (*cont)(std::move(status)); });
-      });
+      },
+      ctx.input.priority);
   resilience::AdaptiveSemaphore* s = &sem;
   bool cancel_now = false;
   {
@@ -68,9 +70,17 @@ void AimdStage::Run(CallContext& ctx, const Next& next, Done done) const {
   resilience::AdaptiveSemaphore& sem = r.limiters().Get(ctx.config->provider);
   resilience::AdaptiveSemaphore* global = r.global_limit();
   auto finish = std::make_shared<Done>(std::move(done));
+  const absl::Duration waiting_since = state_.clock.Monotonic();
+  RoutingState* routing = state_.routing.get();
 
   // Runs the attempt holding the permits, feeds the window, releases, then finishes.
-  auto run_attempt = [&ctx, &sem, global, next, finish]() {
+  auto run_attempt = [this, &ctx, &sem, global, next, finish, waiting_since, routing]() {
+    // Permits held: the call no longer waits for its target.
+    if (ctx.target_wait != nullptr) ctx.target_wait->End();
+    if (routing != nullptr) {
+      routing->wait_seconds.With({"permit", std::string(PriorityName(ctx.input.priority))})
+          .Observe(absl::ToDoubleSeconds(state_.clock.Monotonic() - waiting_since));
+    }
     next(ctx, [&ctx, &sem, global, finish]() {
       if (ctx.outcome.has_value()) {
         const adapters::ProviderOutcome& o = *ctx.outcome;

@@ -18,6 +18,7 @@
 #include "adapters/adapter.h"
 #include "common/call_error.h"
 #include "common/pricing.h"
+#include "common/priority.h"
 #include "common/telemetry.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/upstream_call.h"
@@ -59,6 +60,8 @@ struct CallInput {
   size_t request_bytes = 0;                // serialized size, for the input cap
   std::optional<std::string> tenant;       // who the call is billed to (budgets per tenant)
   std::optional<JsonTaskInput> json_task;  // wins over the preset's metadata.llmix-sidecar.json
+  // Scheduling class: served first at the waiting points, shed last (README "Priority").
+  Priority priority = Priority::kNormal;
 };
 
 struct CallResult {
@@ -92,7 +95,13 @@ class WorkerHandoff {
   virtual ~WorkerHandoff() = default;
   // Queues `task` for a worker; false (and `task` dropped) when the queue is full.
   virtual bool TryHandOff(absl::AnyInvocable<void() &&> task) = 0;
+  // Same, in the lane of the call's priority (handoffs without lanes ignore it).
+  virtual bool TryHandOff(absl::AnyInvocable<void() &&> task, Priority) {
+    return TryHandOff(std::move(task));
+  }
 };
+
+struct TargetWait;  // pipeline/routing_stage.h
 
 struct CallContext {
   CallInput input;
@@ -126,6 +135,9 @@ struct CallContext {
   // stage that sets attributes after calling `next` keeps its own copy of this pointer from
   // the start of Run: the span stays alive until the stage calls `done`.
   Span* stage_span = nullptr;
+  // Set by the routing stage while the call counts as waiting for its target (README
+  // "Priority and backpressure"); the aimd stage ends that wait once the permit is granted.
+  std::shared_ptr<TargetWait> target_wait;
   // Set when the caller went away; stages stop starting new work.
   std::atomic<bool> cancelled{false};
 

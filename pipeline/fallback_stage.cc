@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "pipeline/resolve_stage.h"
+#include "pipeline/routing_stage.h"
 
 namespace llmix::pipeline {
 
@@ -14,6 +15,7 @@ struct FallbackStage::Chain {
   Done done;
   std::vector<int> order;  // targets in the order they are tried
   size_t position = 0;
+  bool rerouted = false;  // moved on because a target was busy (routing), not because it failed
 };
 
 bool FallbackStage::Skip(const CallContext& ctx) const {
@@ -86,8 +88,13 @@ void FallbackStage::Attempt(std::shared_ptr<Chain> chain) const {
 void FallbackStage::AfterAttempt(std::shared_ptr<Chain> chain) const {
   CallContext& ctx = *chain->ctx;
   const bool time_left = ctx.deadline - state_.clock.Monotonic() > absl::ZeroDuration();
-  if (ShouldFallBack(ctx) && time_left && !ctx.cancelled.load() &&
-      chain->position + 1 < chain->order.size()) {
+  const bool can_move_on =
+      time_left && !ctx.cancelled.load() && chain->position + 1 < chain->order.size();
+  if (IsRerouteStatus(ctx.status)) {  // the target is busy and routing says "fallback"
+    RecordReroute(state_, ctx, can_move_on, &ctx.status);
+    chain->rerouted = chain->rerouted || can_move_on;
+  }
+  if ((ShouldFallBack(ctx) || IsRerouteStatus(ctx.status)) && can_move_on) {
     chain->position += 1;
     const int to = chain->order[chain->position];
     state_.metrics.fallbacks.With({ctx.preset_id, std::to_string(to)}).Add();
@@ -97,7 +104,8 @@ void FallbackStage::AfterAttempt(std::shared_ptr<Chain> chain) const {
     Attempt(std::move(chain));
     return;
   }
-  if (ctx.status.ok() && ctx.result.success) {
+  // A reroute around a busy target is not a failure of it: nothing to remember.
+  if (ctx.status.ok() && ctx.result.success && !chain->rerouted) {
     state_.fallback_memory.Served(ctx.preset_id, ctx.snapshot->revision, ctx.result.fallback_index,
                                   state_.clock.Wall(), ctx.preset->sidecar.fallback_sticky);
   }

@@ -4,6 +4,8 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace llmix::pipeline {
 
 void CallContext::Fail(CallError error) {
@@ -23,8 +25,12 @@ void ContinueOnWorker(CallContext& ctx, absl::AnyInvocable<void(bool admitted) &
   }
   // Shared so that a refused task (dropped by the queue) leaves `then` here to report it.
   auto shared = std::make_shared<absl::AnyInvocable<void(bool) &&>>(std::move(then));
-  if (handoff->TryHandOff([shared]() mutable { std::move (*shared)(true); })) return;
-  ctx.status = absl::ResourceExhaustedError("sidecar overloaded: worker queue is full");
+  if (handoff->TryHandOff([shared]() mutable { std::move (*shared)(true); }, ctx.input.priority)) {
+    return;
+  }
+  ctx.status = absl::ResourceExhaustedError(
+      absl::StrCat("sidecar overloaded: worker queue is full (",
+                   std::string(PriorityName(ctx.input.priority)), " priority)"));
   std::move (*shared)(false);
 }
 

@@ -8,6 +8,7 @@
 #include "pipeline/resilience_stages.h"
 #include "pipeline/resolve_stage.h"
 #include "pipeline/respond_stage.h"
+#include "pipeline/routing_stage.h"
 #include "pipeline/think_stage.h"
 #include "pipeline/validate_stage.h"
 
@@ -19,6 +20,7 @@ std::unique_ptr<Pipeline> BuildPipeline(PipelineState& state) {
     auto resilience = ResilienceState::Create(ResilienceOptions{}, state.clock, state.env);
     if (resilience.ok()) state.resilience = std::move(*resilience);
   }
+  if (!state.routing) state.routing = std::make_shared<RoutingState>();
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(std::make_unique<ValidateStage>(state));
   stages.push_back(std::make_unique<ResolveStage>(state));
@@ -30,6 +32,7 @@ std::unique_ptr<Pipeline> BuildPipeline(PipelineState& state) {
   stages.push_back(std::make_unique<BudgetStage>(state));  // only presets with a budget
   stages.push_back(std::make_unique<BreakerStage>(state));
   stages.push_back(std::make_unique<SingleflightStage>(state));
+  stages.push_back(std::make_unique<RoutingStage>(state));  // leaders of targets with a rule
   stages.push_back(std::make_unique<RespondStage>(state));
   stages.push_back(std::make_unique<RetryStage>(state));
   stages.push_back(std::make_unique<AimdStage>(state));

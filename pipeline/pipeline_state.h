@@ -23,6 +23,8 @@
 
 namespace llmix::pipeline {
 
+struct RoutingState;  // pipeline/routing_stage.h
+
 struct PipelineOptions {
   absl::Duration default_timeout = absl::Seconds(60);  // when neither caller nor preset sets one
   size_t max_messages = 1024;
@@ -136,6 +138,9 @@ struct PipelineState {
   PriceTable price_overrides{};
   BudgetLedger budgets{clock};
   std::unique_ptr<CostMetrics> cost_metrics = nullptr;
+  // Per-target wait counts and priority metrics (pipeline/routing_stage.h); BuildPipeline
+  // creates one on a private metric registry when unset.
+  std::shared_ptr<RoutingState> routing = nullptr;
 };
 
 }  // namespace llmix::pipeline

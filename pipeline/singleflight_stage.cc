@@ -34,6 +34,7 @@ bool LeaderGaveUp(const CallContext& ctx) {
     case absl::StatusCode::kCancelled:
     case absl::StatusCode::kDeadlineExceeded:
     case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:  // shed by routing: followers decide for themselves
       return true;
     default:
       return false;

@@ -587,6 +587,15 @@ SchemaPtr BudgetSchema() {
   return s;
 }
 
+// `routing` (README "Backpressure"): backpressure per target.
+SchemaPtr RoutingSchema() {
+  return Object({
+      {"maxQueueDepth", NumberOf({{Op::kInt, 0}, {Op::kGe, 0}, {Op::kLe, 1000000}})},
+      {"lowPriority", Opt(Enum({"reject", "fallback"}))},
+      {"minPriorityWhenBusy", Opt(Enum({"critical", "high", "normal"}))},
+  });
+}
+
 const Schema& SidecarNamespaceSchema() {
   static const SchemaPtr* schema = [] {
     auto target = Object({
@@ -595,6 +604,7 @@ const Schema& SidecarNamespaceSchema() {
         {"providerOptions", Opt(Record(Any()))},
         {"baseUrl", Opt(Str(1))},
         {"pricing", Opt(PricingSchema())},
+        {"routing", Opt(RoutingSchema())},
     });
     target->refine = BaseUrlRule;
     auto fallback = Object({
@@ -611,6 +621,7 @@ const Schema& SidecarNamespaceSchema() {
     s->shape.push_back({"pricing", Opt(PricingSchema())});
     s->shape.push_back({"budget", Opt(BudgetSchema())});
     s->shape.push_back({"json", Opt(json_task)});
+    s->shape.push_back({"routing", Opt(RoutingSchema())});
     s->refine = BaseUrlRule;
     return new SchemaPtr(s);
   }();

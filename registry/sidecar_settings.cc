@@ -40,8 +40,18 @@ absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfi
   out.pricing = PricingOf(ns);
   out.budget = BudgetOf(ns);
   if (absl::Status st = ReadJsonTaskSettings(ns, out); !st.ok()) return st;
+  if (auto routing = ns.find("routing"); routing != ns.end() && routing->is_object()) {
+    out.routing = RoutingRuleOf(*routing);
+  }
   auto fallback = ns.find("fallback");
-  if (fallback == ns.end() || !fallback->is_object()) return out;
+  if (fallback == ns.end() || !fallback->is_object()) {
+    if (out.routing && out.routing->low_priority == RoutingRule::Action::kFallback) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       "routing.lowPriority: \"fallback\" needs fallback.targets to send calls "
+                       "to (use \"reject\")");
+    }
+    return out;
+  }
   if (auto sticky = fallback->find("stickyMs"); sticky != fallback->end() && sticky->is_number()) {
     out.fallback_sticky = absl::Milliseconds(sticky->get<double>());
   }
@@ -59,13 +69,35 @@ absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfi
       return MakeError(ErrorKind::kInvalidConfig,
                        absl::StrCat("fallback.targets[", i, "]: ", config.status().message()));
     }
-    FallbackTarget target{*std::move(config), std::nullopt, PricingOf(t)};
+    FallbackTarget target{*std::move(config), std::nullopt, PricingOf(t), std::nullopt};
     if (auto url = t.find("baseUrl"); url != t.end() && url->is_string()) {
       target.base_url = url->get<std::string>();
+    }
+    if (auto routing = t.find("routing"); routing != t.end() && routing->is_object()) {
+      target.routing = RoutingRuleOf(*routing);
     }
     out.fallback.push_back(std::move(target));
   }
   return out;
+}
+
+}  // namespace llmix::registry
+
+namespace llmix::registry {
+
+RoutingRule RoutingRuleOf(const nlohmann::json& routing) {
+  RoutingRule rule;
+  if (auto depth = routing.find("maxQueueDepth"); depth != routing.end() && depth->is_number()) {
+    rule.max_queue_depth = static_cast<int>(depth->get<double>());
+  }
+  if (auto action = routing.find("lowPriority"); action != routing.end() && action->is_string()) {
+    rule.low_priority = action->get<std::string>() == "fallback" ? RoutingRule::Action::kFallback
+                                                                  : RoutingRule::Action::kReject;
+  }
+  if (auto min = routing.find("minPriorityWhenBusy"); min != routing.end() && min->is_string()) {
+    rule.min_priority_when_busy = ParsePriority(min->get<std::string>()).value_or(Priority::kNormal);
+  }
+  return rule;
 }
 
 }  // namespace llmix::registry

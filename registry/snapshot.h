@@ -15,6 +15,7 @@
 #include "common/json_schema.h"
 #include "nlohmann/json.hpp"
 #include "registry/budget_settings.h"
+#include "common/priority.h"
 #include "registry/llm_config.h"
 
 namespace llmix::registry {
@@ -24,10 +25,21 @@ namespace llmix::registry {
 // nothing here ever enters a cache key.
 // One entry of `fallback.targets`: the preset's config with this target's provider, model and
 // (when given) providerOptions, validated like a preset at load time. Its cache key is its own.
+// `routing` (README "Backpressure"): when more than `max_queue_depth` calls wait for a target,
+// calls below `min_priority_when_busy` are rejected or sent on to the next fallback target.
+// Critical calls are always admitted.
+struct RoutingRule {
+  enum class Action { kReject, kFallback };
+  int max_queue_depth = 64;                            // `maxQueueDepth`
+  Action low_priority = Action::kReject;               // `lowPriority`: reject | fallback
+  Priority min_priority_when_busy = Priority::kNormal;  // `minPriorityWhenBusy`
+};
+
 struct FallbackTarget {
   LlmConfig config;
   std::optional<std::string> base_url;  // `baseUrl` of the target
   std::optional<ModelPrice> pricing;    // `pricing` of the target (its model's price)
+  std::optional<RoutingRule> routing;   // the target's own `routing`, else the preset's
 };
 
 // `json`: every call of the preset is a JSON task (pipeline/json_stage.h) unless the request
@@ -49,7 +61,13 @@ struct SidecarSettings {
   // `budget`: spend limits per window (pipeline/budget_stage.h).
   std::optional<BudgetSettings> budget;
   std::optional<JsonTaskSettings> json_task;  // `json`
+  // `routing`: backpressure per target (the preset's own and, unless they set their own,
+  // its fallback targets); unset: no call is shed by priority.
+  std::optional<RoutingRule> routing;
 };
+
+// The RoutingRule of a schema-checked `routing` object.
+RoutingRule RoutingRuleOf(const nlohmann::json& routing);
 
 // The typed settings of a schema-checked `metadata.llmix-sidecar` object for a preset whose
 // own config is `primary`. InvalidConfig naming the field (e.g. "fallback.targets[1]: ...")

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/canonical_json.h"
 #include "common/js_json.h"
@@ -45,6 +46,18 @@ class OnDemandTaskQueue final : public httplib::TaskQueue {
  private:
   WorkerPool pool_;
 };
+
+// x-llmix-priority: critical | high | normal | low (case-insensitive).
+absl::Status ApplyPriorityHeader(const std::string& value, pipeline::CallInput* in) {
+  std::optional<Priority> p = ParsePriority(absl::AsciiStrToLower(value));
+  if (!p.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("x-llmix-priority: must be critical, high, normal or low, got \"",
+                     value.substr(0, 32), "\""));
+  }
+  in->priority = *p;
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -91,6 +104,12 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
         input = st;
       }
     }
+    if (input.ok() && req.has_header("x-llmix-priority")) {
+      if (absl::Status st = ApplyPriorityHeader(req.get_header_value("x-llmix-priority"), &*input);
+          !st.ok()) {
+        input = st;
+      }
+    }
     if (!input.ok()) {
       SendError(res, ErrorFromStatus(input.status()));
       return;
@@ -123,6 +142,9 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     if (!ctx.status.ok()) {
       if (auto seconds = pipeline::BudgetResetSeconds(ctx.status)) {
         res.set_header("retry-after", std::to_string(*seconds));
+      } else if (ctx.status.code() == absl::StatusCode::kResourceExhausted) {
+        // Shed or queue full: come back shortly.
+        res.set_header("retry-after", "1");
       }
       SendError(res, ErrorFromStatus(ctx.status));
       return;

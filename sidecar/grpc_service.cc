@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/util/time_util.h"
 #include "pipeline/call_telemetry.h"
+#include "pipeline/routing_stage.h"
 #include "sidecar/proto_mapping.h"
 
 namespace llmix::sidecar {
@@ -32,6 +33,15 @@ void SetTransportAttributes(Span& span, std::string_view name) {
   if (size_t slash = name.rfind('/'); slash != std::string_view::npos) {
     span.SetAttribute("rpc.service", std::string(name.substr(0, slash)));
     span.SetAttribute("rpc.method", std::string(name.substr(slash + 1)));
+  }
+}
+
+Priority PriorityOf(const v1::CallRequest& request) {
+  switch (request.priority()) {
+    case v1::PRIORITY_CRITICAL: return Priority::kCritical;
+    case v1::PRIORITY_HIGH: return Priority::kHigh;
+    case v1::PRIORITY_LOW: return Priority::kLow;
+    default: return Priority::kNormal;
   }
 }
 
@@ -64,7 +74,7 @@ LlmixService::LlmixService(pipeline::PipelineState& state, const pipeline::Pipel
       pipeline_(pipeline),
       pool_(pool),
       metrics_(metrics),
-      handoff_(pool, metrics.rejected_queue_full),
+      handoff_(pool, metrics.rejected_queue_full, state),
       reload_status_(reload_status),
       registry_dir_(std::move(registry_dir)),
       inline_max_in_flight_(std::max<int64_t>(1, std::thread::hardware_concurrency())) {}
@@ -108,6 +118,16 @@ class LlmixService::CallReactor final : public grpc::ServerUnaryReactor {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+bool LlmixService::PoolHandoff::TryHandOff(absl::AnyInvocable<void() &&> task,
+                                           Priority priority) {
+  if (pool_.TrySubmit(std::move(task), priority)) return true;
+  rejected_.Add();
+  if (state_.routing) {
+    state_.routing->shed.With({std::string(PriorityName(priority)), "queue_full"}).Add();
+  }
+  return false;
+}
+
 grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* context,
                                              const v1::CallRequest* request,
                                              v1::CallResponse* response) {
@@ -125,9 +145,11 @@ grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* contex
   // Under load, an idle worker runs the call so this thread goes back to reading requests;
   // otherwise (few calls, or no idle worker) the call starts here.
   if (in_flight_now_.load(std::memory_order_relaxed) > inline_max_in_flight_ &&
-      pool_.TrySubmitToIdle([this, context, request, response, reactor]() mutable {
-        RunCall(context, request, response, reactor, /*on_worker=*/true);
-      })) {
+      pool_.TrySubmitToIdle(
+          [this, context, request, response, reactor]() mutable {
+            RunCall(context, request, response, reactor, /*on_worker=*/true);
+          },
+          PriorityOf(*request))) {
     return reactor;
   }
   RunCall(context, request, response, reactor, /*on_worker=*/false);
@@ -139,6 +161,7 @@ void LlmixService::Execute(pipeline::CallContext& ctx, const std::string& span_n
                            absl::AnyInvocable<void(pipeline::CallContext&) &&> finish) {
   ctx.span = state_.tracer.StartSpan(span_name, &ctx.input.parent, SpanKind::kServer);
   SetTransportAttributes(*ctx.span, span_name);
+  ctx.span->SetAttribute("llmix.priority", std::string(PriorityName(ctx.input.priority)));
   ctx.result.trace_id = ctx.span->context().TraceIdHex();
   auto complete = [this, &ctx, started, finish = std::move(finish)]() mutable {
     pipeline::RecordCallTelemetry(

@@ -64,6 +64,10 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context,
                                  const ::llmix::sidecar::v1::CallRequest* request,
                                  ::llmix::sidecar::v1::CallResponse* response) override;
+  // Streams one BatchCallResult per call as each finishes (sidecar/batch_call.cc).
+  grpc::ServerWriteReactor<::llmix::sidecar::v1::BatchCallResult>* BatchCall(
+      grpc::CallbackServerContext* context,
+      const ::llmix::sidecar::v1::BatchCallRequest* request) override;
   grpc::ServerUnaryReactor* GetConfigInfo(
       grpc::CallbackServerContext* context,
       const ::llmix::sidecar::v1::GetConfigInfoRequest* request,
@@ -97,19 +101,20 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
                ::llmix::sidecar::v1::CallResponse* response, grpc::ServerUnaryReactor* reactor,
                bool on_worker);
 
-  // Hands calls to the worker pool, counting refusals (queue full).
+  // Hands calls to the worker pool in their priority's lane, counting refusals (queue full).
   class PoolHandoff final : public pipeline::WorkerHandoff {
    public:
-    PoolHandoff(WorkerPool& pool, Counter& rejected) : pool_(pool), rejected_(rejected) {}
+    PoolHandoff(WorkerPool& pool, Counter& rejected, pipeline::PipelineState& state)
+        : pool_(pool), rejected_(rejected), state_(state) {}
     bool TryHandOff(absl::AnyInvocable<void() &&> task) override {
-      if (pool_.TrySubmit(std::move(task))) return true;
-      rejected_.Add();
-      return false;
+      return TryHandOff(std::move(task), Priority::kNormal);
     }
+    bool TryHandOff(absl::AnyInvocable<void() &&> task, Priority priority) override;
 
    private:
     WorkerPool& pool_;
     Counter& rejected_;
+    pipeline::PipelineState& state_;
   };
 
   pipeline::PipelineState& state_;
@@ -136,6 +141,7 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
                absl::AnyInvocable<void(pipeline::CallContext&) &&> finish);
 
   class CallReactor;
+  class BatchReactor;
   void CallStarted();
   void CallEnded();
 };

@@ -97,6 +97,16 @@ absl::StatusOr<json> MessageToJson(const v1::Message& m, size_t index) {
 absl::Status ToCallInput(const v1::CallRequest& r, pipeline::CallInput* out) {
   if (r.has_preset()) out->preset = r.preset();
   if (r.has_config_json()) out->config_json = r.config_json();
+  switch (r.priority()) {
+    case v1::PRIORITY_UNSPECIFIED:
+    case v1::PRIORITY_NORMAL: out->priority = Priority::kNormal; break;
+    case v1::PRIORITY_CRITICAL: out->priority = Priority::kCritical; break;
+    case v1::PRIORITY_HIGH: out->priority = Priority::kHigh; break;
+    case v1::PRIORITY_LOW: out->priority = Priority::kLow; break;
+    default:
+      return Invalid("priority", absl::StrCat("unknown value ", static_cast<int>(r.priority()),
+                                              " (CRITICAL, HIGH, NORMAL or LOW)"));
+  }
   out->messages = json::array();
   for (int i = 0; i < r.messages_size(); ++i) {
     auto m = MessageToJson(r.messages(i), i);

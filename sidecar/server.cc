@@ -27,6 +27,7 @@
 #include "sidecar/cache_setup.h"
 #include "sidecar/cost_setup.h"
 #include "sidecar/grpc_service.h"
+#include "sidecar/priority_setup.h"
 #include "sidecar/prometheus_text.h"
 #include "sidecar/resilience_setup.h"
 #include "sidecar/telemetry_setup.h"
@@ -136,6 +137,7 @@ absl::Status Sidecar::Start() {
   if (auto st = InstallResilience(options_, env_, *state_, *scheduler_, *pool_); !st.ok()) {
     return st;
   }
+  InstallPriority(metrics_, *state_, *pool_);
   pipeline_ = pipeline::BuildPipeline(*state_);
   reload_status_ = std::make_unique<ReloadStatus>();
   service_ = std::make_unique<LlmixService>(*state_, *pipeline_, *pool_, *service_metrics_,

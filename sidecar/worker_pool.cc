@@ -1,6 +1,7 @@
 #include "sidecar/worker_pool.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace llmix::sidecar {
 
@@ -9,21 +10,30 @@ WorkerPool::WorkerPool(int threads, size_t queue_capacity)
 
 WorkerPool::~WorkerPool() { Shutdown(); }
 
-bool WorkerPool::TrySubmit(absl::AnyInvocable<void() &&> task) {
-  absl::MutexLock l(&mu_);
-  if (stopping_ || queue_.size() >= capacity_) return false;
-  queue_.push_back(std::move(task));
+size_t WorkerPool::AdmitLimit(Priority priority) const {
+  switch (priority) {
+    case Priority::kCritical: return capacity_ * 2;
+    case Priority::kLow: return std::max<size_t>(1, capacity_ / 2);
+    default: return capacity_;
+  }
+}
+
+bool WorkerPool::Admit(absl::AnyInvocable<void() &&>& task, Priority priority) {
+  if (stopping_ || queue_.size() >= AdmitLimit(priority)) return false;
+  queue_.Push(priority, Queued{std::move(task), priority, std::chrono::steady_clock::now()});
   MaybeGrow();
   return true;
 }
 
-bool WorkerPool::TrySubmitToIdle(absl::AnyInvocable<void() &&> task) {
+bool WorkerPool::TrySubmit(absl::AnyInvocable<void() &&> task, Priority priority) {
   absl::MutexLock l(&mu_);
-  if (stopping_ || queue_.size() >= capacity_) return false;
+  return Admit(task, priority);
+}
+
+bool WorkerPool::TrySubmitToIdle(absl::AnyInvocable<void() &&> task, Priority priority) {
+  absl::MutexLock l(&mu_);
   if (queue_.size() + resume_.size() >= idle_ && threads_.size() >= max_threads_) return false;
-  queue_.push_back(std::move(task));
-  MaybeGrow();
-  return true;
+  return Admit(task, priority);
 }
 
 void WorkerPool::MaybeGrow() {
@@ -59,6 +69,11 @@ size_t WorkerPool::queue_depth() const {
   return queue_.size();
 }
 
+size_t WorkerPool::queue_depth(Priority priority) const {
+  absl::MutexLock l(&mu_);
+  return queue_.size(priority);
+}
+
 void WorkerPool::Shutdown() {
   std::vector<std::thread> threads;
   {
@@ -81,6 +96,7 @@ void WorkerPool::Shutdown() {
 void WorkerPool::Loop() {
   while (true) {
     absl::AnyInvocable<void() &&> task;
+    std::optional<Queued> fresh;  // a new call, whose queue wait is observed
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -93,11 +109,19 @@ void WorkerPool::Loop() {
         task = std::move(resume_.front());
         resume_.pop_front();
       } else if (!queue_.empty()) {
-        task = std::move(queue_.front());
-        queue_.pop_front();
+        fresh.emplace(queue_.Pop());
       } else {
         return;  // stopping and drained
       }
+    }
+    if (fresh.has_value()) {
+      if (wait_observer_) {
+        wait_observer_(fresh->priority, std::chrono::duration<double>(
+                                            std::chrono::steady_clock::now() - fresh->since)
+                                            .count());
+      }
+      task = std::move(fresh->task);
+      fresh.reset();
     }
     std::move(task)();
   }

@@ -77,7 +77,8 @@ void AdaptiveSemaphore::RunGrants(Grants grants) {
   for (GrantCallback& grant : grants) grant(absl::OkStatus());
 }
 
-AdaptiveSemaphore::Ticket AdaptiveSemaphore::Acquire(GrantCallback on_granted) {
+AdaptiveSemaphore::Ticket AdaptiveSemaphore::Acquire(GrantCallback on_granted,
+                                                     Priority priority) {
   absl::Status verdict;
   Ticket ticket;
   {
@@ -88,8 +89,7 @@ AdaptiveSemaphore::Ticket AdaptiveSemaphore::Acquire(GrantCallback on_granted) {
     } else if (permits_ > 0) {
       --permits_;
     } else {
-      queue_.push_back(Waiter{ticket, std::move(on_granted)});
-      by_ticket_.emplace(ticket, std::prev(queue_.end()));
+      by_ticket_.emplace(ticket, queue_.Push(priority, Waiter{ticket, std::move(on_granted)}));
       return ticket;
     }
   }
@@ -103,8 +103,8 @@ bool AdaptiveSemaphore::Cancel(Ticket ticket, absl::Status reason) {
     absl::MutexLock lock(&mu_);
     const auto it = by_ticket_.find(ticket);
     if (it == by_ticket_.end()) return false;
-    callback = std::move(it->second->callback);
-    queue_.erase(it->second);
+    callback = std::move(it->second.it->callback);
+    queue_.Erase(it->second);
     by_ticket_.erase(it);
   }
   callback(std::move(reason));
@@ -113,8 +113,7 @@ bool AdaptiveSemaphore::Cancel(Ticket ticket, absl::Status reason) {
 
 void AdaptiveSemaphore::ReleaseLocked(Grants* grants) {
   if (!queue_.empty()) {
-    Waiter waiter = std::move(queue_.front());
-    queue_.pop_front();
+    Waiter waiter = queue_.Pop();
     by_ticket_.erase(waiter.ticket);
     grants->push_back(std::move(waiter.callback));
   } else if (permits_ < window_) {
@@ -199,7 +198,7 @@ void AdaptiveSemaphore::Close() {
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
-    rejected.swap(queue_);
+    rejected = queue_.TakeAll();
     by_ticket_.clear();
   }
   for (Waiter& waiter : rejected) waiter.callback(absl::UnavailableError(kClosedMessage));
@@ -221,6 +220,7 @@ AdaptiveSemaphoreSnapshot AdaptiveSemaphore::Snapshot() const {
   s.window = window_;
   s.permits = permits_;
   s.queued = queue_.size();
+  for (Priority p : kAllPriorities) s.queued_by_priority[PriorityIndex(p)] = queue_.size(p);
   s.has_header_signal = has_header_signal_;
   s.closed = closed_;
   s.max_concurrency = max_;

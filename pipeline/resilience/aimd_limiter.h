@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/priority.h"
 
 namespace llmix::resilience {
 
@@ -52,6 +54,7 @@ struct AdaptiveSemaphoreSnapshot {
   int window = 0;
   int permits = 0;  // free permits
   size_t queued = 0;
+  std::array<size_t, kPriorityCount> queued_by_priority{};  // indexed by PriorityIndex
   bool has_header_signal = false;
   bool closed = false;
   int max_concurrency = 0;
@@ -75,14 +78,16 @@ class AdaptiveSemaphore {
   ~AdaptiveSemaphore();  // rejects any still-queued waiter as Close() does
 
   // Grants a free permit inline (callback runs before Acquire returns), rejects inline when
-  // closed, or queues the callback (FIFO). The ticket identifies the wait for Cancel().
-  Ticket Acquire(GrantCallback on_granted);
+  // closed, or queues the callback in `priority`'s lane (FIFO within a class; a release
+  // serves the highest class first, with aging: common/priority.h). With one class only this
+  // is LLMix's FIFO. The ticket identifies the wait for Cancel().
+  Ticket Acquire(GrantCallback on_granted, Priority priority = Priority::kNormal);
   // Removes a still-queued waiter and runs its callback with `reason`; true if it was queued.
   // False means the callback already ran or is running (granted or rejected): a granted
   // holder still owns its permit and must Release() it.
   bool Cancel(Ticket ticket,
               absl::Status reason = absl::DeadlineExceededError("gave up waiting for a permit"));
-  // Hands the permit to the oldest waiter, else frees it unless the window shrank meanwhile
+  // Hands the permit to the next waiter (see Acquire), else frees it unless the window shrank meanwhile
   // (then the permit is absorbed).
   void Release();
 
@@ -120,8 +125,8 @@ class AdaptiveSemaphore {
   bool has_header_signal_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   Ticket next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
-  std::list<Waiter> queue_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Ticket, std::list<Waiter>::iterator> by_ticket_ ABSL_GUARDED_BY(mu_);
+  PriorityLanes<Waiter> queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Ticket, PriorityLanes<Waiter>::Handle> by_ticket_ ABSL_GUARDED_BY(mu_);
 };
 
 // One AdaptiveSemaphore per provider, created on first use with shared options.

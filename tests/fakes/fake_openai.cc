@@ -44,8 +44,15 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
       }
       ++in_flight_;
       max_in_flight_ = std::max(max_in_flight_, in_flight_);
-      auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !held_; };
-      mu_.AwaitWithTimeout(absl::Condition(&released), absl::Seconds(30));
+      if (held_ && (hold_needle_.empty() || req.body.find(hold_needle_) != std::string::npos)) {
+        auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !held_ || release_tokens_ > 0;
+        };
+        ++held_now_;
+        mu_.AwaitWithTimeout(absl::Condition(&released), absl::Seconds(30));
+        --held_now_;
+        if (held_ && release_tokens_ > 0) --release_tokens_;
+      }
     }
     if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);  // scripted latency
     if (reply.echo_api_key) {
@@ -232,14 +239,29 @@ std::string FakeOpenAi::CompletionBody(const FakeReply& reply, const std::string
   return body.dump();
 }
 
-void FakeOpenAi::Hold() {
+void FakeOpenAi::Hold() { HoldMatching(""); }
+
+void FakeOpenAi::HoldMatching(std::string needle) {
   absl::MutexLock l(&mu_);
   held_ = true;
+  hold_needle_ = std::move(needle);
+  release_tokens_ = 0;
 }
 
 void FakeOpenAi::Release() {
   absl::MutexLock l(&mu_);
   held_ = false;
+  release_tokens_ = 0;
+}
+
+void FakeOpenAi::ReleaseOne() {
+  absl::MutexLock l(&mu_);
+  ++release_tokens_;
+}
+
+size_t FakeOpenAi::Held() const {
+  absl::MutexLock l(&mu_);
+  return held_now_;
 }
 
 size_t FakeOpenAi::InFlight() const {

@@ -69,7 +69,14 @@ class FakeOpenAi {
   // While held, every request waits (up to 30 s) before it is answered; Release() lets the
   // waiting ones go. For tests that need requests in flight at the same time.
   void Hold();
+  // Holds only requests whose body contains `needle` (others are answered at once).
+  void HoldMatching(std::string needle);
   void Release();
+  // Lets one held request go (the longest-waiting one is not guaranteed), or the next one to
+  // arrive while held.
+  void ReleaseOne();
+  // Requests waiting on the hold right now.
+  size_t Held() const;
   // Requests being handled right now, and the most seen at once since the last reset.
   size_t InFlight() const;
   size_t MaxInFlight() const;
@@ -93,6 +100,9 @@ class FakeOpenAi {
   FakeReply default_ ABSL_GUARDED_BY(mu_);
   std::vector<RecordedRequest> requests_ ABSL_GUARDED_BY(mu_);
   bool held_ ABSL_GUARDED_BY(mu_) = false;
+  std::string hold_needle_ ABSL_GUARDED_BY(mu_);
+  size_t release_tokens_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t held_now_ ABSL_GUARDED_BY(mu_) = 0;
   bool recording_ ABSL_GUARDED_BY(mu_) = true;
   size_t unrecorded_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;

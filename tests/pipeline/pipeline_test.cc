@@ -55,7 +55,8 @@ TEST_F(PipelineTest, StageOrderLivesInTheBuilder) {
   EXPECT_EQ(pipeline_->StageNames(),
             (std::vector<std::string>{"validate", "resolve", "kill_switch", "json", "think",
                                       "fallback", "cache", "budget", "breaker", "singleflight",
-                                      "respond", "retry", "aimd", "key", "kwargs", "dispatch"}));
+                                      "routing", "respond", "retry", "aimd", "key", "kwargs",
+                                      "dispatch"}));
 }
 
 TEST_F(PipelineTest, InlineConfigCallSucceedsAndEveryStageHasASpan) {
