@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/provider_batch_wire.h"
+#include "adapters/wire_common.h"
 #include "common/canonical_json.h"
 
 namespace llmix::adapters {
@@ -175,11 +176,10 @@ HttpResponse TransportBatchHttpClient::Send(const BatchHttpRequest& request) {
 absl::StatusOr<std::optional<BatchMetadata>> BatchProcessor::ReadMetadata(
     std::string_view batch_id) const {
   const std::string path = MetadataPath(state_dir_, batch_id);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !ec) return std::optional<BatchMetadata>();
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return std::optional<BatchMetadata>();
-    return absl::InternalError(absl::StrCat("cannot read ", path, ": ", strerror(errno)));
-  }
+  if (!in) return absl::InternalError(absl::StrCat("cannot read ", path));
   std::stringstream text;
   text << in.rdbuf();
   const json j = json::parse(text.str(), nullptr, false);
@@ -190,7 +190,7 @@ absl::StatusOr<std::optional<BatchMetadata>> BatchProcessor::ReadMetadata(
   m.key_fingerprint =
       j.value("keyFingerprint", json()).is_string() ? j["keyFingerprint"].get<std::string>() : "";
   m.provider = j.value("provider", json()).is_string() ? j["provider"].get<std::string>() : "";
-  m.n_prompts = j.value("nPrompts", json()).is_number() ? j["nPrompts"].get<int64_t>() : 0;
+  m.n_prompts = IntField(j, "nPrompts");
   m.submitted_at =
       j.value("submittedAt", json()).is_string() ? j["submittedAt"].get<std::string>() : "";
   return std::optional<BatchMetadata>(std::move(m));
@@ -230,18 +230,22 @@ BatchOutcome<std::string> BatchProcessor::Submit(const BatchSubmitRequest& reque
   return out;
 }
 
+absl::StatusOr<std::string> BatchProcessor::ExpectedFingerprint(const DecodedBatchId& id,
+                                                                std::string_view batch_id) const {
+  auto metadata = ReadMetadata(batch_id);
+  if (!metadata.ok()) return metadata.status();
+  return metadata->has_value() ? (*metadata)->key_fingerprint : id.key_fingerprint;
+}
+
 std::optional<BatchError> BatchProcessor::CheckKey(const DecodedBatchId& id,
                                                    std::string_view batch_id,
                                                    std::string_view api_key) const {
-  std::string expected = id.key_fingerprint;
-  auto metadata = ReadMetadata(batch_id);
-  if (!metadata.ok())
-    return BatchError{BatchErrorKind::kLocal, std::string(metadata.status().message())};
-  if (metadata->has_value()) expected = (*metadata)->key_fingerprint;
-  if (BatchKeyFingerprint(api_key) == expected) return std::nullopt;
-  return BatchError{BatchErrorKind::kKeyMismatch,
-                    "API key fingerprint mismatch: provided key does not match the key used at "
-                    "submit time"};
+  auto expected = ExpectedFingerprint(id, batch_id);
+  if (!expected.ok()) {
+    return BatchError{BatchErrorKind::kLocal, std::string(expected.status().message())};
+  }
+  if (BatchKeyFingerprint(api_key) == *expected) return std::nullopt;
+  return BatchError{BatchErrorKind::kKeyMismatch, kBatchKeyMismatchMessage};
 }
 
 BatchOutcome<BatchStatusInfo> BatchProcessor::Status(const DecodedBatchId& id,

@@ -141,6 +141,10 @@ struct BatchLimits {
 // with the API key redacted.
 enum class BatchErrorKind { kInvalid, kKeyMismatch, kUpstream, kUpstreamUnavailable, kLocal };
 
+// LLMix's message for a key whose fingerprint is not the submit key's.
+inline constexpr char kBatchKeyMismatchMessage[] =
+    "API key fingerprint mismatch: provided key does not match the key used at submit time";
+
 struct BatchError {
   BatchErrorKind kind = BatchErrorKind::kInvalid;
   std::string message;
@@ -164,9 +168,12 @@ class BatchProcessor {
   BatchOutcome<std::string> Submit(const BatchSubmitRequest& request, absl::Time now,
                                    absl::Time deadline = absl::InfiniteFuture());
 
-  // The key check: the metadata file's fingerprint when the file exists (LLMix), else the
-  // id's own (the sidecar's state dir is per pod; a batch may be polled from another).
-  // nullopt when `api_key` matches; else the error LLMix raises.
+  // The fingerprint the key must have: the metadata file's when the file exists (LLMix), else
+  // the id's own (the sidecar's state dir is per pod; a batch may be polled from another).
+  absl::StatusOr<std::string> ExpectedFingerprint(const DecodedBatchId& id,
+                                                  std::string_view batch_id) const;
+  // The key check against ExpectedFingerprint: nullopt when `api_key` matches; else the error
+  // LLMix raises.
   std::optional<BatchError> CheckKey(const DecodedBatchId& id, std::string_view batch_id,
                                      std::string_view api_key) const;
 

@@ -3,7 +3,10 @@
 // with one key and base URL. Not thread-safe; cheap to create.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/provider_batch.h"
@@ -12,6 +15,43 @@ namespace llmix::adapters {
 
 // JSON.stringify of `value` (members in insertion order, JS number text).
 std::string JsStringify(const nlohmann::ordered_json& value);
+
+// Helpers shared by the per-provider files.
+namespace batch_wire {
+
+template <typename T>
+BatchOutcome<T> Fail(BatchErrorKind kind, std::string message) {
+  BatchOutcome<T> out;
+  out.error = BatchError{kind, std::move(message)};
+  return out;
+}
+template <typename T>
+BatchOutcome<T> Fail(BatchError error) {
+  BatchOutcome<T> out;
+  out.error = std::move(error);
+  return out;
+}
+
+// Appends JSON.stringify(v).
+void AppendJs(const nlohmann::ordered_json& v, std::string& out);
+// A provider id that goes into a URL path: no query, fragment, escapes or ".." segments.
+bool SafePathId(std::string_view id);
+// The lines of a JSONL text (trimmed, empty lines skipped), each parsed; an error names the
+// first unusable line, or too many entries.
+std::optional<BatchError> ParseJsonl(const std::string& text, const std::string& what,
+                                     size_t max_entries, std::vector<nlohmann::json>* out);
+// parseInt(customId.replace("req-", ""), 10), or -1 (NaN, negative).
+int64_t RequestIndex(const nlohmann::json& id);
+// Results 0..n-1 from the entries by index; absent ones are "Missing result".
+std::vector<BatchResultEntry> InOrder(std::map<int64_t, BatchResultEntry> by_index, int64_t n);
+// obj[key], or null.
+const nlohmann::json& Field(const nlohmann::json& obj, const char* key);
+// Usage from a provider's usage object (total: `total` when given, else in + out).
+std::optional<Usage> UsageOf(const nlohmann::json& u, const char* in, const char* out,
+                             const char* total, const nlohmann::json& cached,
+                             const nlohmann::json& reasoning);
+
+}  // namespace batch_wire
 
 class BatchWire {
  public:
