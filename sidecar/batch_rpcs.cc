@@ -5,7 +5,8 @@
 namespace llmix::sidecar {
 
 grpc::ServerUnaryReactor* LlmixService::RunBatchRpc(
-    grpc::CallbackServerContext* context, absl::AnyInvocable<grpc::Status(absl::Time) &&> rpc) {
+    grpc::CallbackServerContext* context,
+    absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authorized(*context)) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
@@ -25,9 +26,14 @@ grpc::ServerUnaryReactor* LlmixService::RunBatchRpc(
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
     deadline = absl::FromChrono(context->deadline());
   }
+  SpanContext parent;
+  const auto& md = context->client_metadata();
+  if (auto it = md.find("traceparent"); it != md.end()) {
+    parent = SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
+  }
   CallStarted();  // counted in flight until finished, so a drain waits for it
-  if (!pool_.TrySubmit([this, reactor, deadline, rpc = std::move(rpc)]() mutable {
-        grpc::Status status = std::move(rpc)(deadline);
+  if (!pool_.TrySubmit([this, reactor, deadline, parent, rpc = std::move(rpc)]() mutable {
+        grpc::Status status = std::move(rpc)(deadline, &parent);
         reactor->Finish(status);
         CallEnded();
       })) {
@@ -41,25 +47,28 @@ grpc::ServerUnaryReactor* LlmixService::RunBatchRpc(
 grpc::ServerUnaryReactor* LlmixService::SubmitBatch(grpc::CallbackServerContext* context,
                                                     const v1::SubmitBatchRequest* request,
                                                     v1::SubmitBatchResponse* response) {
-  return RunBatchRpc(context, [this, request, response](absl::Time deadline) {
-    return batches_->Submit(*request, response, deadline);
-  });
+  return RunBatchRpc(context,
+                     [this, request, response](absl::Time deadline, const SpanContext* parent) {
+                       return batches_->Submit(*request, response, deadline, parent);
+                     });
 }
 
 grpc::ServerUnaryReactor* LlmixService::GetBatch(grpc::CallbackServerContext* context,
                                                  const v1::GetBatchRequest* request,
                                                  v1::BatchStatus* response) {
-  return RunBatchRpc(context, [this, request, response](absl::Time deadline) {
-    return batches_->Get(*request, response, deadline);
-  });
+  return RunBatchRpc(context,
+                     [this, request, response](absl::Time deadline, const SpanContext* parent) {
+                       return batches_->Get(*request, response, deadline, parent);
+                     });
 }
 
 grpc::ServerUnaryReactor* LlmixService::GetBatchResults(grpc::CallbackServerContext* context,
                                                         const v1::GetBatchResultsRequest* request,
                                                         v1::BatchResults* response) {
-  return RunBatchRpc(context, [this, request, response](absl::Time deadline) {
-    return batches_->Results(*request, response, deadline);
-  });
+  return RunBatchRpc(context,
+                     [this, request, response](absl::Time deadline, const SpanContext* parent) {
+                       return batches_->Results(*request, response, deadline, parent);
+                     });
 }
 
 }  // namespace llmix::sidecar

@@ -122,8 +122,20 @@ BatchService::BatchService(const pipeline::PipelineState& state, adapters::Batch
           "outcome (ok or the gRPC code in lower case).",
           {"op", "provider", "outcome"})) {}
 
-grpc::Status BatchService::Finish(const char* op, const std::string& provider,
-                                  grpc::Status status) {
+std::unique_ptr<Span> BatchService::StartSpan(const char* method, const SpanContext* parent) const {
+  auto span = state_.tracer.StartSpan(absl::StrCat("llmix.sidecar.v1.Llmix/", method), parent,
+                                      SpanKind::kServer);
+  span->SetAttribute("rpc.system", std::string("grpc"));
+  span->SetAttribute("rpc.service", std::string("llmix.sidecar.v1.Llmix"));
+  span->SetAttribute("rpc.method", std::string(method));
+  return span;
+}
+
+grpc::Status BatchService::Finish(const char* op, const std::string& provider, grpc::Status status,
+                                  Span& span) {
+  if (!provider.empty()) span.SetAttribute("llmix.batch.provider", provider);
+  if (!status.ok()) span.SetError(status.error_message());
+  span.End();
   std::string outcome = "ok";
   if (!status.ok()) {
     static const char* kNames[] = {"ok",
@@ -219,17 +231,22 @@ grpc::Status BatchService::ResolveTarget(const std::optional<std::string>& prese
 }
 
 grpc::Status BatchService::Submit(const v1::SubmitBatchRequest& request,
-                                  v1::SubmitBatchResponse* response, absl::Time deadline) {
+                                  v1::SubmitBatchResponse* response, absl::Time deadline,
+                                  const SpanContext* parent) {
+  auto span = StartSpan("SubmitBatch", parent);
+  span->SetAttribute("llmix.batch.prompts", static_cast<int64_t>(request.prompts_size()));
+  if (request.has_preset()) span->SetAttribute("llmix.preset", request.preset());
   const std::optional<std::string> preset =
       request.has_preset() ? std::optional<std::string>(request.preset()) : std::nullopt;
   const std::optional<std::string> config_json =
       request.has_config_json() ? std::optional<std::string>(request.config_json()) : std::nullopt;
   if (request.prompts().empty())
-    return Finish("submit", "", Invalid("prompts", "at least one prompt is required"));
+    return Finish("submit", "", Invalid("prompts", "at least one prompt is required"), *span);
   if (static_cast<size_t>(request.prompts_size()) > options_.max_prompts) {
     return Finish("submit", "",
                   Invalid("prompts", absl::StrCat(request.prompts_size(), " prompts, at most ",
-                                                  options_.max_prompts)));
+                                                  options_.max_prompts)),
+                  *span);
   }
   size_t bytes = request.system_prompt().size();
   for (const std::string& p : request.prompts()) bytes += p.size();
@@ -237,18 +254,20 @@ grpc::Status BatchService::Submit(const v1::SubmitBatchRequest& request,
     return Finish(
         "submit", "",
         Invalid("prompts", absl::StrCat(bytes, " bytes with the system prompt, at most ",
-                                        options_.max_prompt_bytes, " (--max-request-bytes)")));
+                                        options_.max_prompt_bytes, " (--max-request-bytes)")),
+        *span);
   }
   Target target;
   if (grpc::Status st = ResolveTarget(preset, config_json, &target); !st.ok()) {
-    return Finish("submit", target.batch_provider, st);
+    return Finish("submit", target.batch_provider, st, *span);
   }
   const registry::LlmConfig& cfg = *target.config;
   const std::string& provider = target.batch_provider;
   if (state_.dummy_upstream) {
     return Finish("submit", provider,
                   grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                               "provider batches need a real upstream (--dummy-upstream is on)"));
+                               "provider batches need a real upstream (--dummy-upstream is on)"),
+                  *span);
   }
   const std::string& kill_switch = state_.resilience->options().kill_switch_path;
   struct stat st {};
@@ -256,13 +275,15 @@ grpc::Status BatchService::Submit(const v1::SubmitBatchRequest& request,
     return Finish("submit", provider,
                   grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                absl::StrCat("Kill switch active: ", kill_switch,
-                                            " exists. All LLMix calls are blocked.")));
+                                            " exists. All LLMix calls are blocked.")),
+                  *span);
   }
   auto params = BatchParams(cfg, provider, state_.env);
   if (!params.ok()) {
     return Finish(
         "submit", provider,
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(params.status().message())));
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(params.status().message())),
+        *span);
   }
   auto pool = state_.resilience->keys().Get(cfg.provider);
   if (!pool.ok()) {
@@ -270,13 +291,15 @@ grpc::Status BatchService::Submit(const v1::SubmitBatchRequest& request,
     return Finish("submit", provider,
                   grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                absl::StrCat("No API key pool for provider \"", cfg.provider,
-                                            "\". Set ", prefix, "_API_KEY or ", prefix, "_KEYS.")));
+                                            "\". Set ", prefix, "_API_KEY or ", prefix, "_KEYS.")),
+                  *span);
   }
   auto key = (*pool)->Select();
   if (!key.ok()) {
     return Finish(
         "submit", provider,
-        grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(key.status().message())));
+        grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(key.status().message())),
+        *span);
   }
   adapters::BatchSubmitRequest r;
   r.provider = provider;
@@ -287,7 +310,8 @@ grpc::Status BatchService::Submit(const v1::SubmitBatchRequest& request,
   if (request.has_system_prompt()) r.system_prompt = request.system_prompt();
   r.params = *std::move(params);
   auto out = processor_.Submit(r, state_.clock.Wall(), deadline);
-  if (!out.ok()) return Finish("submit", provider, FromBatchError(*out.error));
+  if (!out.ok()) return Finish("submit", provider, FromBatchError(*out.error), *span);
+  span->SetAttribute("llmix.batch.id", *out.value);
   response->set_batch_id(*out.value);
   response->set_provider(provider);
   response->set_n_prompts(request.prompts_size());
@@ -296,13 +320,17 @@ grpc::Status BatchService::Submit(const v1::SubmitBatchRequest& request,
                       {"provider", std::string_view(provider)},
                       {"model", std::string_view(cfg.model)},
                       {"prompts", static_cast<int64_t>(request.prompts_size())}});
-  return Finish("submit", provider, grpc::Status::OK);
+  return Finish("submit", provider, grpc::Status::OK, *span);
 }
 
 grpc::Status BatchService::Locate(const std::string& batch_id,
                                   const std::optional<std::string>& preset,
                                   const std::optional<std::string>& config_json,
                                   adapters::DecodedBatchId* id, std::string* base_url) const {
+  if (state_.dummy_upstream) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "provider batches need a real upstream (--dummy-upstream is on)");
+  }
   if (batch_id.empty()) return Invalid("batch_id", "required");
   if (batch_id.size() > kMaxBatchIdBytes) {
     return Invalid("batch_id", absl::StrCat("longer than ", kMaxBatchIdBytes, " bytes"));
@@ -356,7 +384,9 @@ grpc::Status BatchService::FindKey(const adapters::DecodedBatchId& id, const std
 }
 
 grpc::Status BatchService::Get(const v1::GetBatchRequest& request, v1::BatchStatus* response,
-                               absl::Time deadline) {
+                               absl::Time deadline, const SpanContext* parent) {
+  auto span = StartSpan("GetBatch", parent);
+  span->SetAttribute("llmix.batch.id", request.batch_id().substr(0, kMaxBatchIdBytes));
   adapters::DecodedBatchId id;
   std::string base_url, key;
   const auto preset =
@@ -364,23 +394,27 @@ grpc::Status BatchService::Get(const v1::GetBatchRequest& request, v1::BatchStat
   const auto config =
       request.has_config_json() ? std::optional<std::string>(request.config_json()) : std::nullopt;
   if (grpc::Status st = Locate(request.batch_id(), preset, config, &id, &base_url); !st.ok()) {
-    return Finish("status", id.provider, st);
+    return Finish("status", id.provider, st, *span);
   }
   if (grpc::Status st = FindKey(id, request.batch_id(), &key); !st.ok()) {
-    return Finish("status", id.provider, st);
+    return Finish("status", id.provider, st, *span);
   }
   auto out = processor_.Status(id, key, base_url, deadline);
-  if (!out.ok()) return Finish("status", id.provider, FromBatchError(*out.error));
+  if (!out.ok()) return Finish("status", id.provider, FromBatchError(*out.error), *span);
   response->set_batch_id(out.value->batch_id);
   response->set_state(out.value->state);
+  span->SetAttribute("llmix.batch.state", out.value->state);
   response->set_total_requests(out.value->total_requests);
   response->set_completed_requests(out.value->completed_requests);
   response->set_failed_requests(out.value->failed_requests);
-  return Finish("status", id.provider, grpc::Status::OK);
+  return Finish("status", id.provider, grpc::Status::OK, *span);
 }
 
 grpc::Status BatchService::Results(const v1::GetBatchResultsRequest& request,
-                                   v1::BatchResults* response, absl::Time deadline) {
+                                   v1::BatchResults* response, absl::Time deadline,
+                                   const SpanContext* parent) {
+  auto span = StartSpan("GetBatchResults", parent);
+  span->SetAttribute("llmix.batch.id", request.batch_id().substr(0, kMaxBatchIdBytes));
   adapters::DecodedBatchId id;
   std::string base_url, key;
   const auto preset =
@@ -388,13 +422,14 @@ grpc::Status BatchService::Results(const v1::GetBatchResultsRequest& request,
   const auto config =
       request.has_config_json() ? std::optional<std::string>(request.config_json()) : std::nullopt;
   if (grpc::Status st = Locate(request.batch_id(), preset, config, &id, &base_url); !st.ok()) {
-    return Finish("results", id.provider, st);
+    return Finish("results", id.provider, st, *span);
   }
   if (grpc::Status st = FindKey(id, request.batch_id(), &key); !st.ok()) {
-    return Finish("results", id.provider, st);
+    return Finish("results", id.provider, st, *span);
   }
   auto out = processor_.Results(id, request.batch_id(), key, base_url, nullptr, deadline);
-  if (!out.ok()) return Finish("results", id.provider, FromBatchError(*out.error));
+  if (!out.ok()) return Finish("results", id.provider, FromBatchError(*out.error), *span);
+  span->SetAttribute("llmix.batch.results", static_cast<int64_t>(out.value->size()));
   for (const adapters::BatchResultEntry& e : *out.value) {
     v1::BatchResultItem* item = response->add_results();
     item->set_index(static_cast<int32_t>(e.index));
@@ -410,7 +445,7 @@ grpc::Status BatchService::Results(const v1::GetBatchResultsRequest& request,
       if (e.usage->reasoning_tokens) u->set_reasoning_tokens(*e.usage->reasoning_tokens);
     }
   }
-  return Finish("results", id.provider, grpc::Status::OK);
+  return Finish("results", id.provider, grpc::Status::OK, *span);
 }
 
 }  // namespace llmix::sidecar

@@ -33,12 +33,14 @@ class BatchService {
   BatchService(const pipeline::PipelineState& state, adapters::BatchHttpClient& http,
                MetricRegistry& metrics, BatchServiceOptions options);
 
+  // Each RPC runs in a server span "llmix.sidecar.v1.Llmix/<Method>" (child of `parent`, the
+  // caller's traceparent, when valid) with `llmix.batch.*` attributes.
   grpc::Status Submit(const v1::SubmitBatchRequest& request, v1::SubmitBatchResponse* response,
-                      absl::Time deadline);
+                      absl::Time deadline, const SpanContext* parent = nullptr);
   grpc::Status Get(const v1::GetBatchRequest& request, v1::BatchStatus* response,
-                   absl::Time deadline);
+                   absl::Time deadline, const SpanContext* parent = nullptr);
   grpc::Status Results(const v1::GetBatchResultsRequest& request, v1::BatchResults* response,
-                       absl::Time deadline);
+                       absl::Time deadline, const SpanContext* parent = nullptr);
 
   const BatchServiceOptions& options() const { return options_; }
 
@@ -53,7 +55,9 @@ class BatchService {
   grpc::Status Locate(const std::string& batch_id, const std::optional<std::string>& preset,
                       const std::optional<std::string>& config_json, adapters::DecodedBatchId* id,
                       std::string* base_url) const;
-  grpc::Status Finish(const char* op, const std::string& provider, grpc::Status status);
+  std::unique_ptr<Span> StartSpan(const char* method, const SpanContext* parent) const;
+  // Counts, logs a failure and ends `span` with the outcome; returns `status`.
+  grpc::Status Finish(const char* op, const std::string& provider, grpc::Status status, Span& span);
 
   const pipeline::PipelineState& state_;
   BatchServiceOptions options_;

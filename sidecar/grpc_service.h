@@ -154,7 +154,7 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   class CallReactor;
   // Runs `rpc` (a batch RPC, given its deadline) on a worker and finishes with its status.
   grpc::ServerUnaryReactor* RunBatchRpc(grpc::CallbackServerContext* context,
-                                        absl::AnyInvocable<grpc::Status(absl::Time) &&> rpc);
+                                        absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc);
   BatchService* batches_ = nullptr;
   void CallStarted();
   void CallEnded();
