@@ -241,11 +241,13 @@ HttpResponse HttpTransport::Post(const HttpRequest& request) {
   client->set_write_timeout(ToMicros(request.timeout));
 
   httplib::Request req;
-  req.method = "POST";
+  req.method = request.method;
   req.path = path;
   req.body = request.body;
   for (const auto& [k, v] : request.headers) req.headers.emplace(k, v);
-  if (!req.has_header("Content-Type")) req.headers.emplace("Content-Type", "application/json");
+  if (req.method == "POST" && !req.has_header("Content-Type")) {
+    req.headers.emplace("Content-Type", "application/json");
+  }
   bool too_large = false;
   const size_t cap = options_.max_response_bytes;
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {

@@ -44,6 +44,7 @@ bool NoProxyMatches(std::string_view host, std::string_view no_proxy);
 bool IsLinkLocalOrMetadata(std::string_view ip);
 
 struct HttpRequest {
+  std::string method = "POST";  // POST or GET
   std::string url;  // absolute: scheme://host[:port]/path
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -107,6 +108,7 @@ class HttpTransport {
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
+  // Sends `request` (its `method`; POST by default, the name is historical).
   HttpResponse Post(const HttpRequest& request);
 
   // Post for a streaming answer, with the same SSRF guard, proxy and connect timeout: a 2xx body

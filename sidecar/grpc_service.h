@@ -21,6 +21,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_state.h"
 #include "sidecar/auth.h"
+#include "sidecar/batch_service.h"
 #include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
@@ -72,6 +73,21 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
       grpc::CallbackServerContext* context,
       const ::llmix::sidecar::v1::GetConfigInfoRequest* request,
       ::llmix::sidecar::v1::ConfigInfo* response) override;
+
+  // Provider batch RPCs (sidecar/batch_rpcs.cc): run on a worker, UNIMPLEMENTED until
+  // SetBatchService is called.
+  grpc::ServerUnaryReactor* SubmitBatch(grpc::CallbackServerContext* context,
+                                        const ::llmix::sidecar::v1::SubmitBatchRequest* request,
+                                        ::llmix::sidecar::v1::SubmitBatchResponse* response) override;
+  grpc::ServerUnaryReactor* GetBatch(grpc::CallbackServerContext* context,
+                                     const ::llmix::sidecar::v1::GetBatchRequest* request,
+                                     ::llmix::sidecar::v1::BatchStatus* response) override;
+  grpc::ServerUnaryReactor* GetBatchResults(
+      grpc::CallbackServerContext* context,
+      const ::llmix::sidecar::v1::GetBatchResultsRequest* request,
+      ::llmix::sidecar::v1::BatchResults* response) override;
+  // `batches` must outlive the service.
+  void SetBatchService(BatchService* batches) { batches_ = batches; }
 
   // The path of Call for other front ends (the HTTP front door): runs `ctx` (input filled,
   // `input.parent` the caller's trace context) through the pipeline, with the same span,
@@ -142,6 +158,10 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
 
   class CallReactor;
   class BatchReactor;
+  // Runs `rpc` (a batch RPC, given its deadline) on a worker and finishes with its status.
+  grpc::ServerUnaryReactor* RunBatchRpc(grpc::CallbackServerContext* context,
+                                        absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc);
+  BatchService* batches_ = nullptr;
   void CallStarted();
   void CallEnded();
 };

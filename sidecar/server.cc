@@ -23,6 +23,8 @@
 #include "registry/watcher.h"
 #include "sidecar/admin_server.h"
 #include "sidecar/auth.h"
+#include "sidecar/batch_service.h"
+#include "adapters/provider_batch.h"
 #include "sidecar/front_door.h"
 #include "sidecar/cache_setup.h"
 #include "sidecar/cost_setup.h"
@@ -76,6 +78,19 @@ absl::Status PrepareUnixSocket(const std::string& path) {
 }
 
 }  // namespace
+
+absl::Status Sidecar::StartBatches(const adapters::HttpTransportOptions& transport) {
+  adapters::HttpTransportOptions topts = transport;
+  topts.max_response_bytes = std::max<size_t>(options_.max_response_bytes, kBatchMaxResponseBytes);
+  batch_transport_ = std::make_unique<adapters::HttpTransport>(topts);
+  batch_http_ = std::make_unique<adapters::TransportBatchHttpClient>(*batch_transport_);
+  BatchServiceOptions bopts;
+  bopts.state_dir = options_.state_dir.empty() ? ResolveStateDir(env_) : options_.state_dir;
+  bopts.max_prompt_bytes = static_cast<size_t>(options_.max_request_bytes);
+  batches_ = std::make_unique<BatchService>(*state_, *batch_http_, metrics_, bopts);
+  service_->SetBatchService(batches_.get());
+  return absl::OkStatus();
+}
 
 Sidecar::Sidecar(ServeOptions options, const Env& env)
     : options_(std::move(options)), env_(env), logger_(LevelOf(options_.log_level)) {}
@@ -142,6 +157,8 @@ absl::Status Sidecar::Start() {
   reload_status_ = std::make_unique<ReloadStatus>();
   service_ = std::make_unique<LlmixService>(*state_, *pipeline_, *pool_, *service_metrics_,
                                             *reload_status_, options_.registry_dir);
+
+  if (absl::Status st = StartBatches(dopts.transport); !st.ok()) return st;
 
   auto auth = BearerAuth::FromFile(options_.auth_token_file);
   if (!auth.ok()) return auth.status();

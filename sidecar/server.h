@@ -21,8 +21,11 @@ class Server;
 }
 
 namespace llmix::adapters {
+class BatchHttpClient;
 class Dispatcher;
-}
+class HttpTransport;
+struct HttpTransportOptions;
+}  // namespace llmix::adapters
 namespace llmix::registry {
 class SnapshotWatcher;
 struct Snapshot;
@@ -36,6 +39,7 @@ struct PipelineState;
 namespace llmix::sidecar {
 
 class AdminServer;
+class BatchService;
 class BearerAuth;
 class FrontDoor;
 class LlmixService;
@@ -63,6 +67,10 @@ class Sidecar {
  private:
   absl::Status WriteReadyFile() const;
   absl::Status StartRegistry();  // bad trust settings are a startup error
+  // The provider batch RPCs over their own transport (same guard, proxy and CA settings).
+  absl::Status StartBatches(const adapters::HttpTransportOptions& transport);
+  // Result files of provider batches may be large: their body cap is at least this.
+  static constexpr size_t kBatchMaxResponseBytes = 64u << 20;
   void OnSnapshot(absl::StatusOr<std::shared_ptr<const registry::Snapshot>> snapshot);
   // Gauges read at scrape time: breakers, AIMD windows, key pools, worker queue, revision.
   void RegisterStateGauges();
@@ -77,6 +85,10 @@ class Sidecar {
   std::unique_ptr<pipeline::PipelineMetrics> pipeline_metrics_;
   std::unique_ptr<ServiceMetrics> service_metrics_;
   std::unique_ptr<adapters::Dispatcher> dispatcher_;
+  // Provider batch APIs: their own transport (a larger body cap for result files).
+  std::unique_ptr<adapters::HttpTransport> batch_transport_;
+  std::unique_ptr<adapters::BatchHttpClient> batch_http_;
+  std::unique_ptr<BatchService> batches_;
   std::unique_ptr<pipeline::PipelineState> state_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<WorkerPool> pool_;

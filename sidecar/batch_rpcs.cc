@@ -1,0 +1,74 @@
+// LlmixService's provider batch RPCs: authorization and drain as for Call, then the blocking
+// BatchService method on a worker (RESOURCE_EXHAUSTED when the worker queue is full).
+#include "sidecar/grpc_service.h"
+
+namespace llmix::sidecar {
+
+grpc::ServerUnaryReactor* LlmixService::RunBatchRpc(
+    grpc::CallbackServerContext* context,
+    absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Authorized(*context)) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 "missing or wrong bearer token (authorization metadata)"));
+    return reactor;
+  }
+  if (draining_.load()) {
+    metrics_.rejected_draining.Add();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
+    return reactor;
+  }
+  if (batches_ == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "provider batches are off"));
+    return reactor;
+  }
+  absl::Time deadline = absl::Now() + batches_->options().default_timeout;
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    deadline = absl::FromChrono(context->deadline());
+  }
+  SpanContext parent;
+  const auto& md = context->client_metadata();
+  if (auto it = md.find("traceparent"); it != md.end()) {
+    parent = SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
+  }
+  CallStarted();  // counted in flight until finished, so a drain waits for it
+  if (!pool_.TrySubmit([this, reactor, deadline, parent, rpc = std::move(rpc)]() mutable {
+        grpc::Status status = std::move(rpc)(deadline, &parent);
+        reactor->Finish(status);
+        CallEnded();
+      })) {
+    metrics_.rejected_queue_full.Add();
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "worker queue is full"));
+    CallEnded();
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LlmixService::SubmitBatch(grpc::CallbackServerContext* context,
+                                                    const v1::SubmitBatchRequest* request,
+                                                    v1::SubmitBatchResponse* response) {
+  return RunBatchRpc(context,
+                     [this, request, response](absl::Time deadline, const SpanContext* parent) {
+                       return batches_->Submit(*request, response, deadline, parent);
+                     });
+}
+
+grpc::ServerUnaryReactor* LlmixService::GetBatch(grpc::CallbackServerContext* context,
+                                                 const v1::GetBatchRequest* request,
+                                                 v1::BatchStatus* response) {
+  return RunBatchRpc(context,
+                     [this, request, response](absl::Time deadline, const SpanContext* parent) {
+                       return batches_->Get(*request, response, deadline, parent);
+                     });
+}
+
+grpc::ServerUnaryReactor* LlmixService::GetBatchResults(grpc::CallbackServerContext* context,
+                                                        const v1::GetBatchResultsRequest* request,
+                                                        v1::BatchResults* response) {
+  return RunBatchRpc(context,
+                     [this, request, response](absl::Time deadline, const SpanContext* parent) {
+                       return batches_->Results(*request, response, deadline, parent);
+                     });
+}
+
+}  // namespace llmix::sidecar
