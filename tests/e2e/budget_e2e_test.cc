@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -203,6 +204,52 @@ TEST_F(BudgetE2E, PresetBudgetRunsOutAfterKCallsWithoutReachingTheProvider) {
           R"(llmix_calls_total{preset="demo/metered",provider="openai",outcome="resource_exhausted"})"),
       2);
   EXPECT_EQ(Metric(R"(llmix_upstream_requests_total{provider="openai",status="200"})"), 4);
+}
+
+// A budget that runs out in the middle of a BatchCall: the calls that fit are served, every
+// other item gets its own RESOURCE_EXHAUSTED result naming the budget, the batch itself ends
+// OK, and with 4 calls in flight at once the reservations still never let a 5th through.
+TEST_F(BudgetE2E, BudgetRunsOutMidBatchWithAClearErrorPerItem) {
+  AddPreset("metered", "house-model",
+            "    pricing: {input: 1, output: 2}\n"
+            "    budget: {limitUsd: 0.01, window: hour}\n");
+  Start();
+  v1::BatchCallRequest batch;
+  batch.set_max_concurrency(4);
+  constexpr int kCalls = 12;
+  for (int i = 0; i < kCalls; ++i) {
+    v1::CallRequest* c = batch.add_calls();
+    c->set_preset("demo/metered");
+    c->add_messages()->set_role("user");
+    c->mutable_messages(0)->set_text(absl::StrCat("batch item ", i));
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = sidecar_->stub().BatchCall(&ctx, batch);
+  v1::BatchCallResult item;
+  std::set<int> seen;
+  int served = 0;
+  int refused = 0;
+  while (reader->Read(&item)) {
+    EXPECT_TRUE(seen.insert(item.index()).second) << "index " << item.index() << " twice";
+    if (item.status_code() == 0) {
+      EXPECT_TRUE(item.response().success()) << item.response().error().message();
+      ++served;
+    } else {
+      EXPECT_EQ(item.status_code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+      EXPECT_NE(item.status_message().find("budget of preset \"demo/metered\" ($0.01 per hour)"),
+                std::string::npos)
+          << item.status_message();
+      ++refused;
+    }
+  }
+  const grpc::Status st = reader->Finish();
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kCalls));
+  EXPECT_EQ(served, 4);
+  EXPECT_EQ(refused, kCalls - 4);
+  EXPECT_EQ(fake_.RequestCount(), 4u) << "refused items never reached the provider";
+  EXPECT_NEAR(Metric(R"(llmix_budget_spent_usd{preset="demo/metered",tenant=""})"), 0.008, 1e-12);
 }
 
 TEST_F(BudgetE2E, SpentTenantBudgetLeavesOtherTenantsWorking) {
