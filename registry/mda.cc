@@ -551,6 +551,13 @@ absl::StatusOr<ProjectedPreset> ProjectMdaFrontMatter(const nlohmann::json& fron
                      absl::StrCat(AV(source_path), ": ", parsed.status().message()));
   }
   if (const json* sidecar = Member(fm["metadata"], "llmix-sidecar")) {
+    // `@<logical>` models (modelMap): the config is the concrete model's; `resolved` (LLMix's
+    // projection) keeps what the file says.
+    if (absl::Status st = ResolveModelTier(*sidecar, "metadata.snoai-llmix.common.model", *parsed);
+        !st.ok()) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       absl::StrCat(AV(source_path), ": ", st.message()));
+    }
     absl::StatusOr<SidecarSettings> settings = SidecarSettingsOf(*sidecar, *parsed);
     if (!settings.ok()) {
       return MakeError(ErrorKind::kInvalidConfig,

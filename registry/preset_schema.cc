@@ -1,5 +1,6 @@
 #include "registry/preset_schema.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -596,6 +597,42 @@ SchemaPtr RoutingSchema() {
   });
 }
 
+// `modelMap` (README "Model tiers"): {<provider>: {<logical name>: <provider model>}}.
+class ModelMapSchema final : public Schema {
+ public:
+  void Check(const json* v, Path& path, Issues& out) const override {
+    if (IsUndefined(v) || !v->is_object()) return InvalidType(out, path, "record", v);
+    static const std::vector<std::string>* providers =
+        new std::vector<std::string>(ProviderNames());
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      path.push_back(it.key());
+      if (std::find(providers->begin(), providers->end(), it.key()) == providers->end()) {
+        AddIssue(out, path, "invalid_key",
+                 absl::StrCat("Unknown provider ", Quote(it.key()), " in modelMap"));
+      } else if (!it->is_object()) {
+        InvalidType(out, path, "record", &*it);
+      } else {
+        for (auto entry = it->begin(); entry != it->end(); ++entry) {
+          path.push_back(entry.key());
+          if (!IsLogicalModelName(entry.key())) {
+            AddIssue(out, path, "invalid_key",
+                     "Invalid logical model name: expected ^[a-z][a-z0-9_-]{0,63}$");
+          } else if (!entry->is_string() || entry->get_ref<const std::string&>().empty()) {
+            AddIssue(out, path, "invalid_type",
+                     absl::StrCat("Invalid input: expected a non-empty model name, received ",
+                                  ReceivedType(&*entry)));
+          } else if (entry->get_ref<const std::string&>()[0] == '@') {
+            AddIssue(out, path, "custom",
+                     "a modelMap entry names a provider model, not another @name");
+          }
+          path.pop_back();
+        }
+      }
+      path.pop_back();
+    }
+  }
+};
+
 const Schema& SidecarNamespaceSchema() {
   static const SchemaPtr* schema = [] {
     auto target = Object({
@@ -622,6 +659,7 @@ const Schema& SidecarNamespaceSchema() {
     s->shape.push_back({"budget", Opt(BudgetSchema())});
     s->shape.push_back({"json", Opt(json_task)});
     s->shape.push_back({"routing", Opt(RoutingSchema())});
+    s->shape.push_back({"modelMap", Opt(std::make_shared<ModelMapSchema>())});
     s->refine = BaseUrlRule;
     return new SchemaPtr(s);
   }();
@@ -636,6 +674,15 @@ std::vector<SchemaIssue> Run(const Schema& schema, const json& value) {
 }
 
 }  // namespace
+
+bool IsLogicalModelName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 std::string IssuePath(const SchemaIssue& issue) { return absl::StrJoin(issue.path, "."); }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nlohmann/json.hpp"
@@ -18,6 +19,9 @@ struct SchemaIssue {
   std::string message;  // zod's message, e.g. "Unrecognized key: \"temp\""
   bool aborts = true;   // zod's `continue: false`: later refinements of the parent are skipped
 };
+
+// A `modelMap` logical model name: ^[a-z][a-z0-9_-]{0,63}$.
+bool IsLogicalModelName(std::string_view name);
 
 // "common.topP" (JS `path.join(".")`; empty for the root).
 std::string IssuePath(const SchemaIssue& issue);

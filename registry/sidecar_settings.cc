@@ -29,7 +29,34 @@ absl::Status ReadJsonTaskSettings(const json& ns, SidecarSettings& out) {
   return absl::OkStatus();
 }
 
+// The provider model `model` names for `provider`: `model` itself unless it is "@<logical>" and
+// the namespace has a modelMap, then modelMap[provider][logical]. `field` names it in errors.
+absl::StatusOr<std::string> ResolveModelName(const json& ns, const std::string& provider,
+                                             const std::string& model, std::string_view field) {
+  if (model.empty() || model[0] != '@' || !ns.is_object()) return model;
+  auto map = ns.find("modelMap");
+  if (map == ns.end() || !map->is_object()) return model;  // no modelMap: LLMix semantics
+  std::string logical = model.substr(1);
+  auto entries = map->find(provider);
+  if (entries != map->end() && entries->is_object()) {
+    auto entry = entries->find(logical);
+    if (entry != entries->end() && entry->is_string()) return entry->get<std::string>();
+  }
+  return MakeError(ErrorKind::kInvalidConfig,
+                   absl::StrCat(std::string(field), ": \"", model,
+                                "\" has no modelMap entry for provider \"", provider, "\""));
+}
+
 }  // namespace
+
+absl::Status ResolveModelTier(const json& ns, std::string_view field, LlmConfig& config) {
+  absl::StatusOr<std::string> model = ResolveModelName(ns, config.provider, config.model, field);
+  if (!model.ok()) return model.status();
+  if (*model == config.model) return absl::OkStatus();
+  config.model = *model;
+  if (config.raw.is_object()) config.raw["model"] = *model;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfig& primary) {
   SidecarSettings out;
@@ -62,7 +89,11 @@ absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfi
     // common parameters, caching and timeout carry over, so each target is a whole preset.
     json raw = primary.raw;
     raw["provider"] = t["provider"];
-    raw["model"] = t["model"];
+    absl::StatusOr<std::string> model =
+        ResolveModelName(ns, t["provider"].get<std::string>(), t["model"].get<std::string>(),
+                         absl::StrCat("fallback.targets[", i, "].model"));
+    if (!model.ok()) return model.status();
+    raw["model"] = *model;
     if (auto po = t.find("providerOptions"); po != t.end()) raw["providerOptions"] = *po;
     absl::StatusOr<LlmConfig> config = ParseLlmConfig(raw, Strictness::kStrict);
     if (!config.ok()) {

@@ -75,6 +75,14 @@ RoutingRule RoutingRuleOf(const nlohmann::json& routing);
 absl::StatusOr<SidecarSettings> SidecarSettingsOf(const nlohmann::json& ns,
                                                   const LlmConfig& primary);
 
+// `modelMap` (README "Model tiers"): when the schema-checked `metadata.llmix-sidecar` object
+// `ns` has a modelMap and `config.model` is "@<logical>", both `config.model` and
+// `config.raw["model"]` become modelMap[config.provider][logical], so the cache key is exactly
+// that of a preset naming the concrete model. InvalidConfig "<field>: \"@x\" has no modelMap
+// entry for provider \"openai\"" when there is none. Any other model is left as it is.
+// (SidecarSettingsOf resolves the fallback targets' models the same way.)
+absl::Status ResolveModelTier(const nlohmann::json& ns, std::string_view field, LlmConfig& config);
+
 struct Preset {
   std::string id;           // "module/preset"
   std::string source_path;  // relative path of the .mda inside the snapshot

@@ -86,8 +86,9 @@ absl::StatusOr<LlmConfig> ParseResolved(const json& value, const std::string& pa
 }
 
 // The sidecar namespace of a (verified) source file.
+// Resolves the preset's own `@<logical>` model (modelMap) in `primary`.
 absl::StatusOr<SidecarSettings> ReadSidecarSettings(std::string_view text, const std::string& path,
-                                                    const LlmConfig& primary) {
+                                                    LlmConfig& primary) {
   absl::StatusOr<MdaDocument> doc = ParseMdaText(text, path);
   if (!doc.ok()) return doc.status();
   SidecarSettings out;
@@ -110,6 +111,10 @@ absl::StatusOr<SidecarSettings> ReadSidecarSettings(std::string_view text, const
     return MakeError(ErrorKind::kInvalidConfig,
                      absl::StrCat("Invalid metadata.llmix-sidecar in ", path, ":\n",
                                   absl::StrJoin(lines, "\n")));
+  }
+  if (absl::Status st = ResolveModelTier(ns, "metadata.snoai-llmix.common.model", primary);
+      !st.ok()) {
+    return MakeError(ErrorKind::kInvalidConfig, absl::StrCat(path, ": ", st.message()));
   }
   absl::StatusOr<SidecarSettings> settings = SidecarSettingsOf(ns, primary);
   if (!settings.ok()) {

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "registry/errors.h"
@@ -247,6 +249,118 @@ TEST(MdaPreset, FileErrors) {
   EXPECT_EQ(CheckMdaPresetPath("/x/p.txt").message(),
             "TypeScript LLMix presets must use .mda files: /x/p.txt");
   EXPECT_TRUE(CheckMdaPresetPath("/x/p.Mda").ok());
+}
+
+constexpr char kTieredPreset[] =
+    "---\n"
+    "name: p\n"
+    "description: D\n"
+    "metadata:\n"
+    "  snoai-llmix:\n"
+    "    common:\n"
+    "      provider: openai\n"
+    "      model: \"@strong\"\n"
+    "      temperature: 0.5\n"
+    "  llmix-sidecar:\n"
+    "    modelMap:\n"
+    "      openai: {strong: gpt-4o, weak: gpt-4o-mini, summarize: gpt-4o-mini}\n"
+    "      anthropic: {strong: claude-sonnet-4-5}\n"
+    "    fallback:\n"
+    "      targets:\n"
+    "        - {provider: anthropic, model: \"@strong\"}\n"
+    "        - {provider: openai, model: \"@summarize\"}\n"
+    "        - {provider: openai, model: plain-model}\n"
+    "---\n";
+
+std::string Replaced(std::string text, const std::string& from, const std::string& to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(MdaPreset, ModelMapResolvesThePresetAndEachFallbackTargetForItsProvider) {
+  auto p = LoadMdaPresetText(kTieredPreset, "/r/p.mda");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.model, "gpt-4o");
+  // The cache key hashes `raw`: exactly the config of a preset naming gpt-4o.
+  auto concrete = LoadMdaPresetText(Preset("0.5", "http://x"), "/r/q.mda");
+  ASSERT_TRUE(concrete.ok()) << concrete.status();
+  EXPECT_EQ(p->config.raw, concrete->config.raw);
+  // LLMix's projection (the published resolved/*.json) keeps what the file says.
+  EXPECT_EQ(p->resolved["model"], "@strong");
+
+  ASSERT_EQ(p->sidecar.fallback.size(), 3u);
+  EXPECT_EQ(p->sidecar.fallback[0].config.model, "claude-sonnet-4-5");
+  EXPECT_EQ(p->sidecar.fallback[0].config.raw["model"], "claude-sonnet-4-5");
+  EXPECT_EQ(p->sidecar.fallback[0].config.raw["provider"], "anthropic");
+  EXPECT_EQ(p->sidecar.fallback[1].config.model, "gpt-4o-mini");
+  EXPECT_EQ(p->sidecar.fallback[1].config.raw["model"], "gpt-4o-mini");
+  EXPECT_EQ(p->sidecar.fallback[1].config.common.temperature, 0.5);
+  EXPECT_EQ(p->sidecar.fallback[2].config.model, "plain-model");
+}
+
+TEST(MdaPreset, WithoutAtOrWithoutModelMapTheModelIsUntouched) {
+  auto plain = LoadMdaPresetText(
+      Replaced(kTieredPreset, "\"@strong\"\n      temp", "\"strong\"\n      temp"), "/r/p.mda");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->config.model, "strong");
+  EXPECT_EQ(plain->config.raw["model"], "strong");
+
+  // No modelMap: LLMix semantics, "@strong" is the model the provider is asked for.
+  std::string no_map = Replaced(kTieredPreset,
+                                "    modelMap:\n"
+                                "      openai: {strong: gpt-4o, weak: gpt-4o-mini, summarize: "
+                                "gpt-4o-mini}\n      anthropic: {strong: claude-sonnet-4-5}\n",
+                                "");
+  auto p = LoadMdaPresetText(no_map, "/r/p.mda");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->config.model, "@strong");
+  EXPECT_EQ(p->config.raw["model"], "@strong");
+  EXPECT_EQ(p->sidecar.fallback[0].config.model, "@strong");
+}
+
+TEST(MdaPreset, ModelMapErrorsNameTheField) {
+  auto primary = LoadMdaPresetText(
+      Replaced(kTieredPreset, "\"@strong\"\n      temp", "\"@cheap\"\n      temp"), "/r/p.mda");
+  ASSERT_FALSE(primary.ok());
+  EXPECT_EQ(ErrorTypeName(primary.status()).value_or(""), "InvalidConfigError");
+  EXPECT_EQ(primary.status().message(),
+            "/r/p.mda: metadata.snoai-llmix.common.model: \"@cheap\" has no modelMap entry for "
+            "provider \"openai\"");
+
+  // anthropic has `strong` but no `weak`.
+  auto target =
+      LoadMdaPresetText(Replaced(kTieredPreset, "{provider: anthropic, model: \"@strong\"}",
+                                 "{provider: anthropic, model: \"@weak\"}"),
+                        "/r/p.mda");
+  ASSERT_FALSE(target.ok());
+  EXPECT_EQ(target.status().message(),
+            "Invalid metadata.llmix-sidecar in /r/p.mda: fallback.targets[0].model: \"@weak\" has "
+            "no modelMap entry for provider \"anthropic\"");
+
+  for (const auto& [from, to, expected] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"anthropic: {strong:", "nosuch: {strong:",
+            "line 13: metadata.llmix-sidecar.modelMap.nosuch: invalid_key: Unknown provider "
+            "\"nosuch\" in modelMap"},
+           {"weak: gpt-4o-mini,", "Weak: gpt-4o-mini,",
+            "metadata.llmix-sidecar.modelMap.openai.Weak: invalid_key: Invalid logical model "
+            "name"},
+           {"weak: gpt-4o-mini,", "weak: \"\",",
+            "metadata.llmix-sidecar.modelMap.openai.weak: invalid_type: Invalid input: expected "
+            "a non-empty model name, received string"},
+           {"weak: gpt-4o-mini,", "weak: \"@strong\",",
+            "metadata.llmix-sidecar.modelMap.openai.weak: custom: a modelMap entry names a "
+            "provider model"},
+           {"anthropic: {strong: claude-sonnet-4-5}", "anthropic: claude-sonnet-4-5",
+            "metadata.llmix-sidecar.modelMap.anthropic: invalid_type: Invalid input: expected "
+            "record, received string"},
+       }) {
+    auto bad = LoadMdaPresetText(Replaced(kTieredPreset, from, to), "/r/p.mda");
+    ASSERT_FALSE(bad.ok()) << to;
+    EXPECT_TRUE(absl::StrContains(bad.status().message(), expected)) << bad.status();
+  }
 }
 
 }  // namespace

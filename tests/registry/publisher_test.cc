@@ -69,6 +69,30 @@ TEST_F(PublisherTest, RoundTripWithSidecarSettings) {
   EXPECT_FALSE((*snapshot)->Find("_default/_base")->sidecar.base_url.has_value());
 }
 
+TEST_F(PublisherTest, ModelMapIsResolvedWhenTheSnapshotIsLoaded) {
+  const std::string map =
+      "  llmix-sidecar:\n    modelMap:\n      openai: {strong: gpt-4o}\n"
+      "      anthropic: {strong: claude-sonnet-4-5}\n"
+      "    fallback:\n      targets:\n        - {provider: anthropic, model: \"@strong\"}\n";
+  root_.Write("source/m/tiered.mda", PresetText("\"@strong\"", map));
+  root_.Write("source/m/concrete.mda", PresetText("gpt-4o"));
+  auto published = Publish();
+  ASSERT_TRUE(published.ok()) << published.status();
+  // The published LLMix projection keeps "@strong"; the sidecar's snapshot has the model.
+  EXPECT_NE(
+      root_.Read("compiled/" + published->revision + "/resolved/m/tiered.json").find("\"@strong\""),
+      std::string::npos);
+  auto snapshot = Load();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  const Preset* tiered = (*snapshot)->Find("m/tiered");
+  ASSERT_NE(tiered, nullptr);
+  EXPECT_EQ(tiered->config.model, "gpt-4o");
+  EXPECT_EQ(tiered->config.raw, (*snapshot)->Find("m/concrete")->config.raw);
+  ASSERT_EQ(tiered->sidecar.fallback.size(), 1u);
+  EXPECT_EQ(tiered->sidecar.fallback[0].config.model, "claude-sonnet-4-5");
+  EXPECT_EQ(tiered->sidecar.fallback[0].config.raw["model"], "claude-sonnet-4-5");
+}
+
 TEST_F(PublisherTest, IdempotentWhenNothingChanged) {
   root_.Write("source/m/p.mda", PresetText("a"));
   auto first = Publish();
@@ -284,6 +308,20 @@ TEST_F(LoaderFailureTest, InvalidSidecarNamespaceInSource) {
                   "Invalid metadata.llmix-sidecar in " + root_.Sub("compiled/r1/source/m/p.mda") +
                       ":\n  - line 10: metadata.llmix-sidecar: unrecognized_keys: Unrecognized "
                       "key: \"tier\"");
+}
+
+TEST_F(LoaderFailureTest, UnresolvableTierInSource) {
+  Reseal(root_, "source/m/p.mda",
+         PresetText("a", "  llmix-sidecar:\n    modelMap:\n      openai: {strong: gpt-4o}\n"),
+         false);
+  // "a" is no @name: untouched.
+  ASSERT_TRUE(Load().ok());
+  Reseal(root_, "resolved/m/p.json",
+         "{\"provider\":\"openai\",\"model\":\"@weak\",\"description\":\"Test preset\"}", true);
+  ExpectLoadError("InvalidConfigError",
+                  root_.Sub("compiled/r1/source/m/p.mda") +
+                      ": metadata.snoai-llmix.common.model: \"@weak\" has no modelMap entry for "
+                      "provider \"openai\"");
 }
 
 TEST_F(LoaderFailureTest, SymlinkEscapingTheRevisionIsRefused) {
