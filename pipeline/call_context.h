@@ -123,6 +123,21 @@ struct CallContext {
   // upstream timeout then says the caller was impatient, not that the provider is failing.
   bool caller_deadline_shorter = false;
 
+  // Before another attempt at the call (a fallback target, a JSON repair): forget the last
+  // attempt's verdict and upstream exchange, so the next one starts as a first attempt does.
+  void ForgetLastAttempt() {
+    result.success = false;
+    result.error.reset();
+    result.cache_tier = CacheTier::kNone;
+    outcome.reset();
+    upstream.verdict = SequenceVerdict::kNone;
+    upstream.follower = false;
+    upstream.failure_status.reset();
+    upstream.failure_network = false;
+    upstream.api_key.clear();
+    upstream.kwargs = nlohmann::json::object();
+  }
+
   // The last upstream exchange (set by dispatch).
   std::optional<adapters::ProviderOutcome> outcome;
   // Key, kwargs, retry verdict, singleflight role and cancellation hook of the resilience

@@ -60,16 +60,7 @@ void FallbackStage::Attempt(std::shared_ptr<Chain> chain) const {
   if (chain->position > 0 || index != 0) {
     // A fresh attempt at another target: forget the last one's answer and identity.
     const registry::Preset& preset = *ctx.preset;
-    ctx.result.success = false;
-    ctx.result.error.reset();
-    ctx.result.cache_tier = CacheTier::kNone;
-    ctx.outcome.reset();
-    ctx.upstream.verdict = SequenceVerdict::kNone;
-    ctx.upstream.follower = false;
-    ctx.upstream.failure_status.reset();
-    ctx.upstream.failure_network = false;
-    ctx.upstream.api_key.clear();
-    ctx.upstream.kwargs = nlohmann::json::object();
+    ctx.ForgetLastAttempt();
     const registry::FallbackTarget* target =
         index == 0 ? nullptr : &preset.sidecar.fallback[static_cast<size_t>(index - 1)];
     ctx.status = SelectTarget(state_, ctx, target ? target->config : preset.config,

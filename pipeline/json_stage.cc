@@ -161,23 +161,14 @@ void JsonStage::PrepareRepair(Task& task, const std::string& repair_message) con
   }
   // A fresh attempt: forget the last one's answer and upstream state (as the fallback stage
   // does between targets), then key the new messages from the preset's own target.
-  ctx.result.success = false;
-  ctx.result.error.reset();
+  ctx.ForgetLastAttempt();
   ctx.result.content.clear();
   ctx.result.thinking_content.reset();
   ctx.result.tool_calls.clear();
   ctx.result.finish_reason.clear();
   ctx.result.usage = {};
   ctx.result.attempts = 0;
-  ctx.result.cache_tier = CacheTier::kNone;
   ctx.result.fallback_index = 0;
-  ctx.outcome.reset();
-  ctx.upstream.verdict = SequenceVerdict::kNone;
-  ctx.upstream.follower = false;
-  ctx.upstream.failure_status.reset();
-  ctx.upstream.failure_network = false;
-  ctx.upstream.api_key.clear();
-  ctx.upstream.kwargs = nlohmann::json::object();
   if (ctx.preset != nullptr) {
     ctx.status = SelectTarget(state_, ctx, ctx.preset->config, ctx.preset->base_url);
   } else {

@@ -118,30 +118,42 @@ absl::Status SelectTarget(const PipelineState& state, CallContext& ctx,
 
   // Upstream base URL: the inline config's baseUrl (sno-gpu: its rewritten URL), else the
   // preset's llmix-sidecar baseUrl, else the provider's env override or catalog default.
-  ctx.base_url.clear();
-  auto base_url = EffectiveBaseUrl(cfg.provider, cfg.base_url, cfg.provider_options, state.env);
-  if (base_url.ok() && !base_url->empty()) {
-    ctx.base_url = *base_url;
-  } else if (preset_base_url.has_value() && !preset_base_url->empty()) {
-    ctx.base_url = *preset_base_url;
-    // ${VAR} / ${VAR:-default} references (checked at publish) take the sidecar's environment.
-    std::string error;
-    if (preset_base_url->find("${") != std::string::npos &&
-        (!ExpandEnvRefs(*preset_base_url, state.env, &ctx.base_url, &error) ||
-         !(absl::StartsWith(ctx.base_url, "http://") ||
-           absl::StartsWith(ctx.base_url, "https://")))) {
-      CallError e;
-      e.code = CallErrorCode::kConfig;
-      e.provider = cfg.provider;
-      e.message = absl::StrCat("metadata.llmix-sidecar baseUrl: ",
-                               error.empty() ? "does not expand to an http(s) URL" : error);
-      ctx.Fail(std::move(e));
-      return absl::OkStatus();
-    }
-  } else if (const ProviderInfo* provider = FindProvider(cfg.provider); provider != nullptr) {
-    ctx.base_url = DefaultBaseUrl(*provider, state.env);
+  absl::StatusOr<std::string> base_url = UpstreamBaseUrl(cfg, preset_base_url, state.env);
+  if (!base_url.ok()) {
+    CallError e;
+    e.code = CallErrorCode::kConfig;
+    e.provider = cfg.provider;
+    e.message = std::string(base_url.status().message());
+    ctx.Fail(std::move(e));
+    ctx.base_url.clear();
+    return absl::OkStatus();
   }
+  ctx.base_url = *std::move(base_url);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> UpstreamBaseUrl(const registry::LlmConfig& cfg,
+                                            const std::optional<std::string>& preset_base_url,
+                                            const Env& env) {
+  auto effective = EffectiveBaseUrl(cfg.provider, cfg.base_url, cfg.provider_options, env);
+  if (effective.ok() && !effective->empty()) return *std::move(effective);
+  if (preset_base_url.has_value() && !preset_base_url->empty()) {
+    if (preset_base_url->find("${") == std::string::npos) return *preset_base_url;
+    // ${VAR} / ${VAR:-default} references (checked at publish) take the sidecar's environment.
+    std::string url;
+    std::string error;
+    if (!ExpandEnvRefs(*preset_base_url, env, &url, &error) ||
+        !(absl::StartsWith(url, "http://") || absl::StartsWith(url, "https://"))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("metadata.llmix-sidecar baseUrl: ",
+                       error.empty() ? "does not expand to an http(s) URL" : error));
+    }
+    return url;
+  }
+  if (const ProviderInfo* provider = FindProvider(cfg.provider); provider != nullptr) {
+    return DefaultBaseUrl(*provider, env);
+  }
+  return std::string();
 }
 
 void ResolveStage::Run(CallContext& ctx, const Next& next, Done done) const {

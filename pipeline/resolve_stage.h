@@ -17,6 +17,14 @@ absl::Status SelectTarget(const PipelineState& state, CallContext& ctx,
                           const registry::LlmConfig& base,
                           const std::optional<std::string>& preset_base_url);
 
+// The upstream base URL of a call to `cfg`: the config's own baseUrl (sno-gpu: its rewritten
+// URL), else the preset's metadata.llmix-sidecar baseUrl with ${VAR} references expanded from
+// `env`, else the provider's env override or catalog default. An error (its message names the
+// setting) when the preset's reference does not expand to an http(s) URL.
+absl::StatusOr<std::string> UpstreamBaseUrl(const registry::LlmConfig& cfg,
+                                            const std::optional<std::string>& preset_base_url,
+                                            const Env& env);
+
 class ResolveStage final : public Stage {
  public:
   explicit ResolveStage(const PipelineState& state) : state_(state) {}

@@ -11,6 +11,7 @@
 #include "common/js_json.h"
 #include "common/provider_catalog.h"
 #include "pipeline/provider_kwargs.h"
+#include "pipeline/resolve_stage.h"
 #include "registry/llm_config.h"
 
 namespace llmix::sidecar {
@@ -209,24 +210,11 @@ grpc::Status BatchService::ResolveTarget(const std::optional<std::string>& prese
   }
   // The base URL as Call picks it: the inline config's, else the preset's llmix-sidecar
   // baseUrl (${VAR} expanded), else the provider's env override or default.
-  auto base = EffectiveBaseUrl(cfg.provider, cfg.base_url, cfg.provider_options, state_.env);
-  if (base.ok() && !base->empty()) {
-    out->base_url = *base;
-  } else if (preset_base_url.has_value() && !preset_base_url->empty()) {
-    out->base_url = *preset_base_url;
-    std::string error;
-    if (preset_base_url->find("${") != std::string::npos &&
-        (!ExpandEnvRefs(*preset_base_url, state_.env, &out->base_url, &error) ||
-         !(absl::StartsWith(out->base_url, "http://") ||
-           absl::StartsWith(out->base_url, "https://")))) {
-      return grpc::Status(
-          grpc::StatusCode::FAILED_PRECONDITION,
-          absl::StrCat("metadata.llmix-sidecar baseUrl: ",
-                       error.empty() ? "does not expand to an http(s) URL" : error));
-    }
-  } else if (const ProviderInfo* info = FindProvider(cfg.provider); info != nullptr) {
-    out->base_url = DefaultBaseUrl(*info, state_.env);
+  absl::StatusOr<std::string> base = pipeline::UpstreamBaseUrl(cfg, preset_base_url, state_.env);
+  if (!base.ok()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(base.status().message()));
   }
+  out->base_url = *std::move(base);
   return grpc::Status::OK;
 }
 
