@@ -18,6 +18,7 @@
 #include "pipeline/budget_ledger.h"
 #include "pipeline/cache/redis_l2.h"
 #include "pipeline/cost_metrics.h"
+#include "pipeline/embedder.h"
 #include "pipeline/resilience_state.h"
 #include "registry/snapshot.h"
 
@@ -133,6 +134,9 @@ struct PipelineState {
   // (pipeline/resilience_state.h); BuildPipeline creates a default one when unset.
   std::unique_ptr<ResilienceState> resilience = nullptr;
   FallbackMemory fallback_memory{};
+  // Embeddings (pipeline/embedder.h), for the semantic cache; set by the server when the
+  // embeddings service runs, null otherwise (semantic caching is then skipped).
+  Embedder* embedder = nullptr;
   // Prices and budgets (pipeline/call_cost.h, pipeline/budget_stage.h): the --pricing-file
   // table (before LLMix's), the budget accounts, and their metrics (null: not recorded).
   PriceTable price_overrides{};
