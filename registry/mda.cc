@@ -1,13 +1,15 @@
 #include "registry/mda.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <regex>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -31,13 +33,18 @@ using JsonPath = std::vector<std::string>;
 absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr int kMaxDepth = 128;
-// Bounds alias expansion ("billion laughs"). Each node costs a few regex matches and a `lines`
+// Bounds alias expansion ("billion laughs"). Each node costs a scalar resolution and a `lines`
 // entry, so 1'000'000 let a 400-byte file take over a minute and 1 GB (found by
 // tests/fuzz/mda_preset_fuzzer); a hand-written preset front matter has a few hundred nodes.
-constexpr size_t kMaxNodes = 20'000;
-// Bounds what the expansion copies: every node's path (kept in `lines`) and scalar text. Long
-// anchored keys or strings repeated 20'000 times reached 2 GB (also found by the fuzzer).
-constexpr size_t kMaxExpandedBytes = 16u << 20;
+constexpr size_t kMaxNodes = 5'000;
+// Bounds what the expansion copies: every node's path (kept in `lines`), its JSON value and its
+// scalar text, counted as the memory they take (kNodeCost, kSegmentCost), not just their text.
+// Long anchored keys or strings repeated by aliases reached 2 GB (found by the fuzzer). A real
+// preset's front matter costs a few tens of KB; the bounds keep one file's expansion to a few
+// MB (an ASan fuzzing process keeps much of what each input allocated).
+constexpr size_t kMaxExpandedBytes = 2u << 20;
+constexpr size_t kNodeCost = 128;                        // json value + `lines` map node
+constexpr size_t kSegmentCost = sizeof(std::string) + 1;  // one path segment, before its text
 
 // A double as JSON: exact integers as integers (so they print without ".0"), others as doubles.
 json NumberJson(double v) {
@@ -195,14 +202,45 @@ double ConstructYamlInteger(std::string value) {
   return sign * ParseDecimal(value);
 }
 
+// js-yaml's CORE_SCHEMA float pattern, matched by hand:
+//   ^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?
+//     |\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$
+// and not ending in '_'. (std::regex allocated per character and recursed per character: a long
+// plain scalar cost hundreds of MB under ASan, found by tests/fuzz/mda_preset_fuzzer.)
 bool IsYamlFloat(const std::string& s) {
-  static const std::regex* pattern = new std::regex(
-      "^(?:[-+]?(?:[0-9][0-9_]*)(?:\\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?"
-      "|\\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-      "|[-+]?\\.(?:inf|Inf|INF)"
-      "|\\.(?:nan|NaN|NAN))$");
-  if (s.empty() || !std::regex_match(s, *pattern)) return false;
-  return s.back() != '_';
+  if (s.empty() || s.back() == '_') return false;
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return true;
+  const size_t n = s.size();
+  size_t i = 0;
+  const bool signed_number = s[0] == '-' || s[0] == '+';
+  if (signed_number) ++i;
+  const std::string_view rest = std::string_view(s).substr(i);
+  if (rest == ".inf" || rest == ".Inf" || rest == ".INF") return true;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto digits_or_underscores = [&] {
+    size_t start = i;
+    while (i < n && (digit(s[i]) || s[i] == '_')) ++i;
+    return i - start;
+  };
+  if (i < n && digit(s[i])) {
+    digits_or_underscores();
+    if (i < n && s[i] == '.') {
+      ++i;
+      digits_or_underscores();
+    }
+  } else if (!signed_number && i < n && s[i] == '.') {
+    ++i;
+    if (digits_or_underscores() == 0) return false;
+  } else {
+    return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '-' || s[i] == '+')) ++i;
+    if (i == n) return false;
+    while (i < n && digit(s[i])) ++i;
+  }
+  return i == n;
 }
 
 double ConstructYamlFloat(const std::string& s) {
@@ -234,7 +272,8 @@ class Converter {
 
   absl::StatusOr<json> Convert(const YAML::Node& node, JsonPath& path, int depth) {
     if (++nodes_ > kMaxNodes) return Error(node, "front matter is too large (alias expansion)");
-    for (const std::string& key : path) bytes_ += key.size() + 1;
+    bytes_ += kNodeCost;
+    for (const std::string& key : path) bytes_ += kSegmentCost + key.size();
     if (node.IsScalar()) bytes_ += node.Scalar().size();
     if (bytes_ > kMaxExpandedBytes) {
       return Error(node, "front matter is too large (alias expansion)");
@@ -348,7 +387,7 @@ class Converter {
   int first_line_;
   std::map<JsonPath, int>* lines_;
   size_t nodes_ = 0;
-  size_t bytes_ = 0;  // path and scalar bytes expanded so far (kMaxExpandedBytes)
+  size_t bytes_ = 0;  // memory the expansion has cost so far (kMaxExpandedBytes)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +428,51 @@ JsonPath FrontMatterPath(const JsonPath& projected, const json& ns) {
   return out;
 }
 
+// Sees where each document of a YAML stream starts, and nothing else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// YAML::LoadAll without its endless loop: yaml-cpp 0.7 (Debian 12) reports a document for a
+// token it cannot place (a ',' outside a flow collection, e.g. ",a") without consuming it, so
+// LoadAll appends null documents until memory runs out (jbeder/yaml-cpp#1040, fixed upstream
+// by #1319; found by tests/fuzz/mda_preset_fuzzer). Reads at most two documents — enough to
+// tell "one" from "more than one" — and refuses a document that starts where the previous one
+// did. The first document's node (none for an empty stream), and where a second one starts.
+// Throws YAML::Exception as LoadAll does.
+std::optional<YAML::Node> LoadFirstDocument(const std::string& yaml,
+                                            std::optional<YAML::Mark>* second) {
+  DocumentStarts events;
+  {
+    std::istringstream stream(yaml);
+    YAML::Parser parser(stream);
+    while (events.starts.size() < 2 && parser.HandleNextDocument(events)) {
+    }
+  }
+  if (events.starts.empty()) return std::nullopt;
+  if (events.starts.size() == 2) {
+    if (events.starts[1].pos <= events.starts[0].pos) {
+      throw YAML::ParserException(events.starts[1],
+                                  "unexpected character outside a flow collection");
+    }
+    *second = events.starts[1];
+  }
+  return YAML::Load(yaml);  // one HandleNextDocument: cannot loop
+}
+
 }  // namespace
 
 std::string DecodeUtf8Lossy(std::string_view bytes) { return DecodeUtf8LossyImpl(bytes); }
@@ -406,9 +490,10 @@ int MdaDocument::LineOf(const std::vector<std::string>& path) const {
 absl::StatusOr<nlohmann::json> YamlToJson(std::string_view yaml, std::string_view file,
                                           int first_line,
                                           std::map<std::vector<std::string>, int>* lines) {
-  std::vector<YAML::Node> docs;
+  std::optional<YAML::Node> doc;
+  std::optional<YAML::Mark> second;
   try {
-    docs = YAML::LoadAll(std::string(yaml));
+    doc = LoadFirstDocument(std::string(yaml), &second);
   } catch (const YAML::Exception& e) {
     int line = e.mark.line < 0 ? first_line : first_line + e.mark.line;
     return MakeError(ErrorKind::kInvalidConfig,
@@ -417,14 +502,17 @@ absl::StatusOr<nlohmann::json> YamlToJson(std::string_view yaml, std::string_vie
     return MakeError(ErrorKind::kInvalidConfig,
                      absl::StrCat(AV(file), ": invalid YAML front matter: ", e.what()));
   }
-  if (docs.empty()) return json(nullptr);
-  Converter converter(file, first_line, lines);
-  if (docs.size() > 1) {
-    return converter.Error(docs[1], "expected a single document in the front matter");
+  if (second.has_value()) {
+    return MakeError(ErrorKind::kInvalidConfig,
+                     absl::StrCat(AV(file), ":", first_line + second->line,
+                                  ": invalid YAML front matter: expected a single document in "
+                                  "the front matter"));
   }
+  if (!doc.has_value()) return json(nullptr);
+  Converter converter(file, first_line, lines);
   try {
     JsonPath path;
-    return converter.Convert(docs[0], path, 0);
+    return converter.Convert(*doc, path, 0);
   } catch (const std::exception& e) {
     return MakeError(ErrorKind::kInvalidConfig,
                      absl::StrCat(AV(file), ": invalid YAML front matter: ", e.what()));
