@@ -1,6 +1,7 @@
 #include "sidecar/anthropic_mapping.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +20,17 @@ absl::Status Invalid(const std::string& field, const std::string& why) {
 }
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// A whole number >= 1 (the front door parses JSON as JavaScript does: every number is a
+// double, so 200 arrives as 200.0).
+std::optional<int64_t> PositiveWhole(const json& j) {
+  if (!j.is_number()) return std::nullopt;
+  const double d = j.get<double>();
+  if (!(d >= 1 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(d);
+}
 
 bool IsNonEmptyString(const json& j) {
   return j.is_string() && !j.get_ref<const std::string&>().empty();
@@ -261,10 +273,9 @@ absl::Status MapThinking(const json& thinking, MessagesRequest* out) {
     return absl::OkStatus();
   }
   if (type != "enabled") return Invalid("thinking.type", "expected \"enabled\" or \"disabled\"");
-  const json* budget = thinking.contains("budget_tokens") ? &thinking["budget_tokens"] : nullptr;
-  if (budget == nullptr || !budget->is_number_integer() || budget->get<int64_t>() < 1) {
-    return Invalid("thinking.budget_tokens", "expected a positive integer");
-  }
+  const std::optional<int64_t> budget =
+      thinking.contains("budget_tokens") ? PositiveWhole(thinking["budget_tokens"]) : std::nullopt;
+  if (!budget.has_value()) return Invalid("thinking.budget_tokens", "expected a positive integer");
   common["enableThinking"] = true;
   out->thinking_budget = true;
   if (!out->input.config_json.has_value()) return absl::OkStatus();
@@ -311,15 +322,15 @@ absl::StatusOr<MessagesRequest> MessagesRequestToCallInput(const json& body) {
     out.stream = body["stream"].get<bool>();
   }
   if (!body.contains("max_tokens")) return Invalid("max_tokens", "required");
-  if (!body["max_tokens"].is_number_integer() || body["max_tokens"].get<int64_t>() < 1) {
-    return Invalid("max_tokens", "expected a positive integer");
-  }
+  const std::optional<int64_t> max_tokens = PositiveWhole(body["max_tokens"]);
+  if (!max_tokens.has_value()) return Invalid("max_tokens", "expected a positive integer");
   for (const char* f : {"temperature", "top_p", "top_k"}) {
     if (absl::Status st = CheckNumber(body, f); !st.ok()) return st;
   }
-  if (body.contains("top_k") && !body["top_k"].is_null() &&
-      (!body["top_k"].is_number_integer() || body["top_k"].get<int64_t>() < 1)) {
-    return Invalid("top_k", "expected a positive integer");
+  std::optional<int64_t> top_k;
+  if (body.contains("top_k") && !body["top_k"].is_null()) {
+    top_k = PositiveWhole(body["top_k"]);
+    if (!top_k.has_value()) return Invalid("top_k", "expected a positive integer");
   }
 
   // The OpenAI-shaped body ChatRequestToCallInput maps (model rules, sampling, tools).
@@ -340,7 +351,7 @@ absl::StatusOr<MessagesRequest> MessagesRequestToCallInput(const json& body) {
       return st;
     }
   }
-  chat["max_tokens"] = body["max_tokens"];
+  chat["max_tokens"] = *max_tokens;
   for (const char* f : {"temperature", "top_p"}) {
     if (body.contains(f) && !body[f].is_null()) chat[f] = body[f];
   }
@@ -368,8 +379,8 @@ absl::StatusOr<MessagesRequest> MessagesRequestToCallInput(const json& body) {
   out.model = body["model"].get<std::string>();  // validated by ChatRequestToCallInput
   if (!out.input.common_overrides.is_object()) out.input.common_overrides = json::object();
 
-  if (body.contains("top_k") && !body["top_k"].is_null()) {
-    out.input.common_overrides["topK"] = body["top_k"];
+  if (top_k.has_value()) {
+    out.input.common_overrides["topK"] = *top_k;
     out.top_k = true;
   }
   if (body.contains("thinking") && !body["thinking"].is_null()) {
@@ -480,8 +491,12 @@ json AnthropicErrorBody(const AnthropicError& error) {
 
 namespace {
 
-void Event(std::string& out, const char* name, const json& data) {
-  absl::StrAppend(&out, "event: ", name, "\ndata: ", Dump(data), "\n\n");
+// Anthropic's own key order ("type" first), so the stream reads as theirs does.
+using ojson = nlohmann::ordered_json;
+
+void Event(std::string& out, const char* name, const ojson& data) {
+  absl::StrAppend(&out, "event: ", name, "\ndata: ",
+                  data.dump(-1, ' ', false, ojson::error_handler_t::replace), "\n\n");
 }
 
 }  // namespace
@@ -499,13 +514,13 @@ void AnthropicStreamEncoder::Start(std::string& out) {
            {"type", "message"},
            {"role", "assistant"},
            {"model", model_},
-           {"content", json::array()},
+           {"content", ojson::array()},
            {"stop_reason", nullptr},
            {"stop_sequence", nullptr},
            {"usage", {{"input_tokens", 0}, {"output_tokens", 0}}}}}});
 }
 
-void AnthropicStreamEncoder::Open(std::string& out, Block kind, const json& content_block) {
+void AnthropicStreamEncoder::Open(std::string& out, Block kind, const ojson& content_block) {
   Close(out);
   open_ = kind;
   Event(out, "content_block_start",
@@ -520,7 +535,7 @@ void AnthropicStreamEncoder::Close(std::string& out) {
   ++next_index_;
 }
 
-void AnthropicStreamEncoder::Delta(std::string& out, const json& delta) {
+void AnthropicStreamEncoder::Delta(std::string& out, const ojson& delta) {
   Event(out, "content_block_delta",
         {{"type", "content_block_delta"}, {"index", next_index_}, {"delta", delta}});
 }
@@ -549,7 +564,7 @@ std::string AnthropicStreamEncoder::Encode(const v1::CallStreamChunk& chunk) {
       any_delta_ = true;
       if (open_ != Block::kToolUse || open_tool_ != d.index()) {
         Open(out, Block::kToolUse,
-             {{"type", "tool_use"}, {"id", d.id()}, {"name", d.name()}, {"input", json::object()}});
+             {{"type", "tool_use"}, {"id", d.id()}, {"name", d.name()}, {"input", ojson::object()}});
         open_tool_ = d.index();
       }
       if (!d.arguments_delta().empty()) {
@@ -575,7 +590,7 @@ void AnthropicStreamEncoder::Final(std::string& out, const v1::CallResponse& r) 
     e.message = r.error().message();
     e.http_status = r.error().retryable() ? 503 : 500;
     const AnthropicError a = ToAnthropicError(e);
-    Event(out, "error", AnthropicErrorBody(a));
+    Event(out, "error", {{"type", "error"}, {"error", {{"type", a.type}, {"message", a.message}}}});
     return;
   }
   if (!any_delta_) {
@@ -594,14 +609,14 @@ void AnthropicStreamEncoder::Final(std::string& out, const v1::CallResponse& r) 
            {{"type", "tool_use"},
             {"id", tc.id()},
             {"name", tc.function().name()},
-            {"input", json::object()}});
+            {"input", ojson::object()}});
       if (!tc.function().arguments().empty()) {
         Delta(out, {{"type", "input_json_delta"}, {"partial_json", tc.function().arguments()}});
       }
     }
   }
   Close(out);
-  json usage = {{"input_tokens", r.usage().input_tokens()},
+  ojson usage = {{"input_tokens", r.usage().input_tokens()},
                 {"output_tokens", r.usage().output_tokens()}};
   if (r.usage().has_cached_input_tokens()) {
     usage["cache_read_input_tokens"] = r.usage().cached_input_tokens();

@@ -97,9 +97,9 @@ class AnthropicStreamEncoder {
  private:
   enum class Block { kNone, kText, kThinking, kToolUse };
   void Start(std::string& out);
-  void Open(std::string& out, Block kind, const nlohmann::json& content_block);
+  void Open(std::string& out, Block kind, const nlohmann::ordered_json& content_block);
   void Close(std::string& out);
-  void Delta(std::string& out, const nlohmann::json& delta);
+  void Delta(std::string& out, const nlohmann::ordered_json& delta);
   void Final(std::string& out, const ::llmix::sidecar::v1::CallResponse& response);
 
   std::string id_;

@@ -176,6 +176,12 @@ TEST(MessagesRequestToCallInput, BadInputNamesTheField) {
   body["max_tokens"] = 0;
   EXPECT_EQ(FieldOfError(body), "max_tokens");
   body = Base();
+  body["max_tokens"] = 2.5;
+  EXPECT_EQ(FieldOfError(body), "max_tokens");
+  body = Base();
+  body["max_tokens"] = 256.0;  // JavaScript-parsed JSON: every number is a double
+  EXPECT_TRUE(MessagesRequestToCallInput(body).ok());
+  body = Base();
   body.erase("model");
   EXPECT_EQ(FieldOfError(body), "model");
   body = Base();
@@ -341,46 +347,46 @@ TEST(AnthropicStreamEncoder, ThinkingTextAndToolUseGolden) {
   EXPECT_EQ(enc.Encode(Text("late")), "");
   const std::string golden =
       "event: message_start\n"
-      R"(data: {"message":{"content":[],"id":"msg_1","model":"demo/hello","role":"assistant","stop_reason":null,"stop_sequence":null,"type":"message","usage":{"input_tokens":0,"output_tokens":0}},"type":"message_start"})"
+      R"(data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"demo/hello","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}})"
       "\n\n"
       "event: content_block_start\n"
-      R"(data: {"content_block":{"thinking":"","type":"thinking"},"index":0,"type":"content_block_start"})"
+      R"(data: {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}})"
       "\n\n"
       "event: content_block_delta\n"
-      R"(data: {"delta":{"thinking":"Let me","type":"thinking_delta"},"index":0,"type":"content_block_delta"})"
+      R"(data: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me"}})"
       "\n\n"
       "event: content_block_delta\n"
-      R"(data: {"delta":{"thinking":" think.","type":"thinking_delta"},"index":0,"type":"content_block_delta"})"
+      R"(data: {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":" think."}})"
       "\n\n"
       "event: content_block_stop\n"
-      R"(data: {"index":0,"type":"content_block_stop"})"
+      R"(data: {"type":"content_block_stop","index":0})"
       "\n\n"
       "event: content_block_start\n"
-      R"(data: {"content_block":{"text":"","type":"text"},"index":1,"type":"content_block_start"})"
+      R"(data: {"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})"
       "\n\n"
       "event: content_block_delta\n"
-      R"(data: {"delta":{"text":"Hi","type":"text_delta"},"index":1,"type":"content_block_delta"})"
+      R"(data: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hi"}})"
       "\n\n"
       "event: content_block_delta\n"
-      R"(data: {"delta":{"text":" there","type":"text_delta"},"index":1,"type":"content_block_delta"})"
+      R"(data: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":" there"}})"
       "\n\n"
       "event: content_block_stop\n"
-      R"(data: {"index":1,"type":"content_block_stop"})"
+      R"(data: {"type":"content_block_stop","index":1})"
       "\n\n"
       "event: content_block_start\n"
-      R"(data: {"content_block":{"id":"call_1","input":{},"name":"get_weather","type":"tool_use"},"index":2,"type":"content_block_start"})"
+      R"(data: {"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"call_1","name":"get_weather","input":{}}})"
       "\n\n"
       "event: content_block_delta\n"
-      R"(data: {"delta":{"partial_json":"{\"city\":","type":"input_json_delta"},"index":2,"type":"content_block_delta"})"
+      R"(data: {"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"city\":"}})"
       "\n\n"
       "event: content_block_delta\n"
-      R"(data: {"delta":{"partial_json":"\"Paris\"}","type":"input_json_delta"},"index":2,"type":"content_block_delta"})"
+      R"(data: {"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"\"Paris\"}"}})"
       "\n\n"
       "event: content_block_stop\n"
-      R"(data: {"index":2,"type":"content_block_stop"})"
+      R"(data: {"type":"content_block_stop","index":2})"
       "\n\n"
       "event: message_delta\n"
-      R"(data: {"delta":{"stop_reason":"tool_use","stop_sequence":null},"type":"message_delta","usage":{"input_tokens":12,"output_tokens":7}})"
+      R"(data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":12,"output_tokens":7}})"
       "\n\n"
       "event: message_stop\n"
       R"(data: {"type":"message_stop"})"
@@ -394,9 +400,9 @@ TEST(AnthropicStreamEncoder, TwoToolCallsAreTwoBlocks) {
   for (const auto& c : {Tool(0, "a", "f", "{}"), Tool(1, "b", "g", "{}"), Final("tool_calls", 1, 1)}) {
     out += enc.Encode(c);
   }
-  EXPECT_NE(out.find(R"("id":"a","input":{},"name":"f","type":"tool_use"},"index":0)"),
+  EXPECT_NE(out.find(R"("index":0,"content_block":{"type":"tool_use","id":"a","name":"f","input":{}})"),
             std::string::npos);
-  EXPECT_NE(out.find(R"("id":"b","input":{},"name":"g","type":"tool_use"},"index":1)"),
+  EXPECT_NE(out.find(R"("index":1,"content_block":{"type":"tool_use","id":"b","name":"g","input":{}})"),
             std::string::npos);
 }
 
@@ -407,12 +413,12 @@ TEST(AnthropicStreamEncoder, FinalWithoutDeltasSendsWholeBlocks) {
   c.mutable_final()->mutable_usage()->set_cached_input_tokens(3);
   const std::string out = enc.Encode(c);
   EXPECT_NE(out.find("event: content_block_start\n"
-                     R"(data: {"content_block":{"text":"","type":"text"},"index":0,"type":"content_block_start"})"),
+                     R"(data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find(R"({"delta":{"text":"cached answer","type":"text_delta"},"index":0)"),
+  EXPECT_NE(out.find(R"("index":0,"delta":{"type":"text_delta","text":"cached answer"})"),
             std::string::npos);
-  EXPECT_NE(out.find(R"("delta":{"stop_reason":"end_turn","stop_sequence":null},"type":"message_delta","usage":{"cache_read_input_tokens":3,"input_tokens":3,"output_tokens":2})"),
+  EXPECT_NE(out.find(R"("delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":3,"output_tokens":2,"cache_read_input_tokens":3})"),
             std::string::npos)
       << out;
 }
@@ -427,10 +433,10 @@ TEST(AnthropicStreamEncoder, FailureIsAnErrorEvent) {
   out += enc.Encode(c);
   const std::string tail =
       "event: content_block_stop\n"
-      R"(data: {"index":0,"type":"content_block_stop"})"
+      R"(data: {"type":"content_block_stop","index":0})"
       "\n\n"
       "event: error\n"
-      R"(data: {"error":{"message":"upstream overloaded","type":"overloaded_error"},"type":"error"})"
+      R"(data: {"type":"error","error":{"type":"overloaded_error","message":"upstream overloaded"}})"
       "\n\n";
   ASSERT_GE(out.size(), tail.size());
   EXPECT_EQ(out.substr(out.size() - tail.size()), tail);
