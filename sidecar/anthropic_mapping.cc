@@ -38,9 +38,8 @@ bool IsNonEmptyString(const json& j) {
 
 // Top-level request fields this mapping reads; any other is reported as ignored.
 constexpr const char* kKnownFields[] = {
-    "model",       "max_tokens",     "messages", "system", "stream",      "temperature",
-    "top_p",       "top_k",          "stop_sequences",     "metadata",    "tools",
-    "tool_choice", "thinking"};
+    "model", "max_tokens",     "messages", "system", "stream",      "temperature", "top_p",
+    "top_k", "stop_sequences", "metadata", "tools",  "tool_choice", "thinking"};
 
 // A request field name echoed in a note: only [a-z0-9_], at most 40 bytes (notes go into a
 // response header; caller-chosen bytes must not shape it).
@@ -79,7 +78,9 @@ absl::StatusOr<std::string> SystemText(const json& system, TranscodingNotes* not
 // An image block's source -> an OpenAI image_url part.
 absl::StatusOr<json> ImagePart(const json& block, const std::string& at) {
   const json* source = block.contains("source") ? &block["source"] : nullptr;
-  if (source == nullptr || !source->is_object()) return Invalid(at + ".source", "expected an object");
+  if (source == nullptr || !source->is_object()) {
+    return Invalid(at + ".source", "expected an object");
+  }
   const std::string type = source->value("type", "");
   if (type == "base64") {
     if (!source->contains("media_type") || !IsNonEmptyString((*source)["media_type"])) {
@@ -129,7 +130,9 @@ absl::StatusOr<std::string> ToolResultText(const json& block, const std::string&
 absl::Status MapMessage(const json& m, size_t i, json& out, TranscodingNotes* notes) {
   const std::string at = absl::StrCat("messages[", i, "]");
   if (!m.is_object()) return Invalid(at, "expected an object");
-  if (!m.contains("role") || !m["role"].is_string()) return Invalid(at + ".role", "expected a string");
+  if (!m.contains("role") || !m["role"].is_string()) {
+    return Invalid(at + ".role", "expected a string");
+  }
   const std::string role = m["role"].get<std::string>();
   if (role != "user" && role != "assistant") {
     return Invalid(at + ".role", "expected \"user\" or \"assistant\"");
@@ -140,7 +143,9 @@ absl::Status MapMessage(const json& m, size_t i, json& out, TranscodingNotes* no
     out.push_back({{"role", role}, {"content", content}});
     return absl::OkStatus();
   }
-  if (!content.is_array()) return Invalid(at + ".content", "expected a string or an array of blocks");
+  if (!content.is_array()) {
+    return Invalid(at + ".content", "expected a string or an array of blocks");
+  }
 
   json parts = json::array();       // user: text and image_url parts
   std::string text;                 // assistant: the text blocks joined
@@ -154,7 +159,9 @@ absl::Status MapMessage(const json& m, size_t i, json& out, TranscodingNotes* no
     NoteCacheControl(b, b_at, notes);
     const std::string type = b["type"].get<std::string>();
     if (type == "text") {
-      if (!b.contains("text") || !b["text"].is_string()) return Invalid(b_at + ".text", "expected a string");
+      if (!b.contains("text") || !b["text"].is_string()) {
+        return Invalid(b_at + ".text", "expected a string");
+      }
       if (role == "user") {
         parts.push_back({{"type", "text"}, {"text", b["text"]}});
       } else {
@@ -166,7 +173,9 @@ absl::Status MapMessage(const json& m, size_t i, json& out, TranscodingNotes* no
       parts.push_back(*std::move(part));
     } else if (type == "tool_use" && role == "assistant") {
       if (!b.contains("id") || !IsNonEmptyString(b["id"])) return Invalid(b_at + ".id", "required");
-      if (!b.contains("name") || !IsNonEmptyString(b["name"])) return Invalid(b_at + ".name", "required");
+      if (!b.contains("name") || !IsNonEmptyString(b["name"])) {
+        return Invalid(b_at + ".name", "required");
+      }
       const json input = b.contains("input") ? b["input"] : json::object();
       if (!input.is_object()) return Invalid(b_at + ".input", "expected an object");
       tool_calls.push_back({{"id", b["id"]},
@@ -185,9 +194,8 @@ absl::Status MapMessage(const json& m, size_t i, json& out, TranscodingNotes* no
     } else if (type == "document") {
       notes->Add(b_at + ": document block dropped (no equivalent in LLMix messages)");
     } else {
-      return Invalid(b_at + ".type",
-                     absl::StrCat("\"", SafeName(type), "\" is not supported in a ", role,
-                                  " message"));
+      return Invalid(b_at + ".type", absl::StrCat("\"", SafeName(type), "\" is not supported in a ",
+                                                  role, " message"));
     }
   }
   if (role == "user") {
@@ -216,7 +224,9 @@ absl::StatusOr<json> MapTools(const json& tools, TranscodingNotes* notes) {
                               "\" dropped"));
       continue;
     }
-    if (!t.contains("name") || !IsNonEmptyString(t["name"])) return Invalid(at + ".name", "required");
+    if (!t.contains("name") || !IsNonEmptyString(t["name"])) {
+      return Invalid(at + ".name", "required");
+    }
     if (!t.contains("input_schema") || !t["input_schema"].is_object()) {
       return Invalid(at + ".input_schema", "expected a JSON Schema object");
     }
@@ -263,8 +273,9 @@ absl::Status CheckNumber(const json& body, const char* field) {
 // providerOptions decide otherwise; see ProviderNotes).
 absl::Status MapThinking(const json& thinking, MessagesRequest* out) {
   if (!thinking.is_object() || !thinking.contains("type") || !thinking["type"].is_string()) {
-    return Invalid("thinking", "expected {\"type\":\"enabled\",\"budget_tokens\":N} or "
-                               "{\"type\":\"disabled\"}");
+    return Invalid("thinking",
+                   "expected {\"type\":\"enabled\",\"budget_tokens\":N} or "
+                   "{\"type\":\"disabled\"}");
   }
   const std::string type = thinking["type"].get<std::string>();
   json& common = out->input.common_overrides;
@@ -469,15 +480,31 @@ AnthropicError ToAnthropicError(const OpenAiError& e) {
   out.http_status = e.http_status;
   out.message = e.message;
   switch (e.http_status) {
-    case 401: out.type = "authentication_error"; break;
-    case 403: out.type = "permission_error"; break;
-    case 404: out.type = "not_found_error"; break;
-    case 413: out.type = "request_too_large"; break;
-    case 429: out.type = "rate_limit_error"; break;
+    case 401:
+      out.type = "authentication_error";
+      break;
+    case 403:
+      out.type = "permission_error";
+      break;
+    case 404:
+      out.type = "not_found_error";
+      break;
+    case 413:
+      out.type = "request_too_large";
+      break;
+    case 429:
+      out.type = "rate_limit_error";
+      break;
     case 503:
-    case 529: out.type = "overloaded_error"; break;
-    case 504: out.type = "timeout_error"; break;
-    default: out.type = e.http_status >= 500 ? "api_error" : "invalid_request_error"; break;
+    case 529:
+      out.type = "overloaded_error";
+      break;
+    case 504:
+      out.type = "timeout_error";
+      break;
+    default:
+      out.type = e.http_status >= 500 ? "api_error" : "invalid_request_error";
+      break;
   }
   return out;
 }
@@ -495,8 +522,8 @@ namespace {
 using ojson = nlohmann::ordered_json;
 
 void Event(std::string& out, const char* name, const ojson& data) {
-  absl::StrAppend(&out, "event: ", name, "\ndata: ",
-                  data.dump(-1, ' ', false, ojson::error_handler_t::replace), "\n\n");
+  absl::StrAppend(&out, "event: ", name,
+                  "\ndata: ", data.dump(-1, ' ', false, ojson::error_handler_t::replace), "\n\n");
 }
 
 }  // namespace
@@ -523,8 +550,9 @@ void AnthropicStreamEncoder::Start(std::string& out) {
 void AnthropicStreamEncoder::Open(std::string& out, Block kind, const ojson& content_block) {
   Close(out);
   open_ = kind;
-  Event(out, "content_block_start",
-        {{"type", "content_block_start"}, {"index", next_index_}, {"content_block", content_block}});
+  Event(
+      out, "content_block_start",
+      {{"type", "content_block_start"}, {"index", next_index_}, {"content_block", content_block}});
 }
 
 void AnthropicStreamEncoder::Close(std::string& out) {
@@ -563,8 +591,9 @@ std::string AnthropicStreamEncoder::Encode(const v1::CallStreamChunk& chunk) {
       const v1::ToolCallDelta& d = chunk.tool_call_delta();
       any_delta_ = true;
       if (open_ != Block::kToolUse || open_tool_ != d.index()) {
-        Open(out, Block::kToolUse,
-             {{"type", "tool_use"}, {"id", d.id()}, {"name", d.name()}, {"input", ojson::object()}});
+        Open(
+            out, Block::kToolUse,
+            {{"type", "tool_use"}, {"id", d.id()}, {"name", d.name()}, {"input", ojson::object()}});
         open_tool_ = d.index();
       }
       if (!d.arguments_delta().empty()) {
@@ -617,7 +646,7 @@ void AnthropicStreamEncoder::Final(std::string& out, const v1::CallResponse& r) 
   }
   Close(out);
   ojson usage = {{"input_tokens", r.usage().input_tokens()},
-                {"output_tokens", r.usage().output_tokens()}};
+                 {"output_tokens", r.usage().output_tokens()}};
   if (r.usage().has_cached_input_tokens()) {
     usage["cache_read_input_tokens"] = r.usage().cached_input_tokens();
   }

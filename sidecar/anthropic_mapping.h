@@ -39,8 +39,8 @@ class TranscodingNotes {
 // A POST /v1/messages body, mapped.
 struct MessagesRequest {
   pipeline::CallInput input;
-  std::string model;     // as the caller named it (echoed in the response)
-  bool stream = false;   // `stream: true`; the route decides whether it can serve it
+  std::string model;    // as the caller named it (echoed in the response)
+  bool stream = false;  // `stream: true`; the route decides whether it can serve it
   // Asked-for features whose fate depends on the provider that serves the call (known after
   // the call: a preset may fall back to another provider); see ProviderNotes.
   bool top_k = false;

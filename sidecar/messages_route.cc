@@ -20,9 +20,9 @@ constexpr const char* kRoute = "/v1/messages";
 
 void SendError(httplib::Response& res, const AnthropicError& error) {
   res.status = error.http_status;
-  res.set_content(AnthropicErrorBody(error).dump(-1, ' ', false, json::error_handler_t::replace) +
-                      "\n",
-                  "application/json");
+  res.set_content(
+      AnthropicErrorBody(error).dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+      "application/json");
 }
 
 void SendError(httplib::Response& res, const absl::Status& status) {
@@ -33,7 +33,8 @@ void SendError(httplib::Response& res, const absl::Status& status) {
 absl::StatusOr<MessagesRequest> ParseRequest(const httplib::Request& req) {
   auto body = ParseJsJson(req.body);
   if (!body.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("body: invalid JSON: ", body.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: invalid JSON: ", body.status().message()));
   }
   auto request = MessagesRequestToCallInput(*body);
   if (!request.ok()) return request.status();
@@ -84,8 +85,8 @@ void HandleMessages(LlmixService& service, const httplib::Request& req, httplib:
     CallError fallback;
     fallback.code = CallErrorCode::kInternal;
     fallback.message = "call failed without an error";
-    SendError(res, ToAnthropicError(ErrorFromCallError(ctx.result.error ? *ctx.result.error
-                                                                        : fallback)));
+    SendError(
+        res, ToAnthropicError(ErrorFromCallError(ctx.result.error ? *ctx.result.error : fallback)));
   } else {
     const std::string id =
         "msg_" + (ctx.result.trace_id.empty() ? std::to_string(absl::ToUnixMicros(absl::Now()))
@@ -107,7 +108,9 @@ void SetCallHeaders(const pipeline::CallContext& ctx, httplib::Response& res) {
   res.set_header("x-llmix-config-revision", r.config_revision);
   if (!r.provider.empty()) res.set_header("x-llmix-provider", r.provider);
   res.set_header("x-llmix-attempts", std::to_string(r.attempts));
-  if (r.fallback_index != 0) res.set_header("x-llmix-fallback-index", std::to_string(r.fallback_index));
+  if (r.fallback_index != 0) {
+    res.set_header("x-llmix-fallback-index", std::to_string(r.fallback_index));
+  }
   if (r.cost.has_value()) res.set_header("x-llmix-cost-usd", JsNumberToString(r.cost->total_usd));
   if (ctx.input.json_task.has_value()) {
     res.set_header("x-llmix-json-repairs", std::to_string(r.json_repairs));

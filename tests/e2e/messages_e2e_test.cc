@@ -26,12 +26,12 @@ class MessagesE2E : public ::testing::Test {
     ASSERT_EQ(RunCommand({LLMIX_SIDECAR_BIN, "publish", "--root", root}).exit_code, 0);
     std::vector<std::string> args = {"--registry", root, "--max-retries", "0"};
     args.insert(args.end(), extra.begin(), extra.end());
-    sidecar_ = std::make_unique<SidecarProcess>(
-        args, std::map<std::string, std::optional<std::string>>{
-                  {"OPENAI_BASE_URL", openai_.base_url()},
-                  {"OPENAI_API_KEY", "sk-msg-openai-0001"},
-                  {"ANTHROPIC_BASE_URL", anthropic_.base_url()},
-                  {"ANTHROPIC_API_KEY", "sk-ant-msg-0001"}});
+    sidecar_ =
+        std::make_unique<SidecarProcess>(args, std::map<std::string, std::optional<std::string>>{
+                                                   {"OPENAI_BASE_URL", openai_.base_url()},
+                                                   {"OPENAI_API_KEY", "sk-msg-openai-0001"},
+                                                   {"ANTHROPIC_BASE_URL", anthropic_.base_url()},
+                                                   {"ANTHROPIC_API_KEY", "sk-ant-msg-0001"}});
     ASSERT_TRUE(sidecar_->ready()) << sidecar_->error();
   }
 

@@ -1,9 +1,9 @@
 // The /v1/messages mapping (sidecar/anthropic_mapping.h): Anthropic request -> pipeline input
 // (OpenAI-shaped LLMix messages), result -> Anthropic `message`, errors -> Anthropic's error
 // shape, transcoding notes, and the CallStream -> Anthropic SSE encoder (golden output).
-#include <gtest/gtest.h>
-
 #include "sidecar/anthropic_mapping.h"
+
+#include <gtest/gtest.h>
 
 namespace llmix::sidecar {
 namespace {
@@ -28,8 +28,8 @@ std::string FieldOfError(const json& body) {
 
 TEST(MessagesRequestToCallInput, SystemMessagesAndMaxTokens) {
   json body = Base();
-  body["system"] = json::array({{{"type", "text"}, {"text", "Be brief."}},
-                                {{"type", "text"}, {"text", "Be kind."}}});
+  body["system"] = json::array(
+      {{{"type", "text"}, {"text", "Be brief."}}, {{"type", "text"}, {"text", "Be kind."}}});
   body["messages"].push_back({{"role", "assistant"}, {"content", "Hello"}});
   body["messages"].push_back(
       {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Again"}}}}});
@@ -40,8 +40,7 @@ TEST(MessagesRequestToCallInput, SystemMessagesAndMaxTokens) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->model, "demo/hello");
   EXPECT_EQ(r->input.preset, "demo/hello");
-  EXPECT_EQ(r->input.messages,
-            json::parse(R"([{"role":"system","content":"Be brief.\n\nBe kind."},
+  EXPECT_EQ(r->input.messages, json::parse(R"([{"role":"system","content":"Be brief.\n\nBe kind."},
                             {"role":"user","content":"Hi"},
                             {"role":"assistant","content":"Hello"},
                             {"role":"user","content":[{"type":"text","text":"Again"}]}])"));
@@ -87,7 +86,8 @@ TEST(MessagesRequestToCallInput, ToolChoiceKinds) {
   json body = Base();
   body["tools"] = {{{"name", "f"}, {"input_schema", {{"type", "object"}}}}};
   for (auto [anthropic, openai] :
-       {std::pair{json{{"type", "auto"}}, json("auto")}, std::pair{json{{"type", "none"}}, json("none")},
+       {std::pair{json{{"type", "auto"}}, json("auto")},
+        std::pair{json{{"type", "none"}}, json("none")},
         std::pair{json{{"type", "tool"}, {"name", "f"}},
                   json{{"type", "function"}, {"function", {{"name", "f"}}}}}}) {
     body["tool_choice"] = anthropic;
@@ -133,6 +133,16 @@ TEST(MessagesRequestToCallInput, TopKThinkingAndMetadata) {
   TranscodingNotes notes;
   ProviderNotes(*r, "anthropic", &notes);
   EXPECT_TRUE(notes.empty());  // top_k and the budget both reach Anthropic
+
+  body["model"] = "google:gemini-2.5-flash";
+  r = MessagesRequestToCallInput(body);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(json::parse(*r->input.config_json)["providerOptions"],
+            json::parse(R"({"google":{"thinkingConfig":{"thinkingBudget":2048,
+                                                        "includeThoughts":true}}})"));
+  TranscodingNotes google;
+  ProviderNotes(*r, "google", &google);
+  EXPECT_TRUE(google.empty()) << google.Header();  // Gemini has topK and a thinking budget
 
   body["model"] = "openai:gpt-4o";
   body.erase("metadata");
@@ -339,8 +349,8 @@ TEST(AnthropicStreamEncoder, ThinkingTextAndToolUseGolden) {
   AnthropicStreamEncoder enc("msg_1", "demo/hello");
   std::string out;
   for (const auto& c : {Thinking("Let me"), Thinking(" think."), Text("Hi"), Text(" there"),
-                        Tool(0, "call_1", "get_weather", "{\"city\":"), Tool(0, "", "", "\"Paris\"}"),
-                        Final("tool_calls", 12, 7)}) {
+                        Tool(0, "call_1", "get_weather", "{\"city\":"),
+                        Tool(0, "", "", "\"Paris\"}"), Final("tool_calls", 12, 7)}) {
     out += enc.Encode(c);
   }
   EXPECT_TRUE(enc.done());
@@ -397,13 +407,16 @@ TEST(AnthropicStreamEncoder, ThinkingTextAndToolUseGolden) {
 TEST(AnthropicStreamEncoder, TwoToolCallsAreTwoBlocks) {
   AnthropicStreamEncoder enc("msg_2", "m");
   std::string out;
-  for (const auto& c : {Tool(0, "a", "f", "{}"), Tool(1, "b", "g", "{}"), Final("tool_calls", 1, 1)}) {
+  for (const auto& c :
+       {Tool(0, "a", "f", "{}"), Tool(1, "b", "g", "{}"), Final("tool_calls", 1, 1)}) {
     out += enc.Encode(c);
   }
-  EXPECT_NE(out.find(R"("index":0,"content_block":{"type":"tool_use","id":"a","name":"f","input":{}})"),
-            std::string::npos);
-  EXPECT_NE(out.find(R"("index":1,"content_block":{"type":"tool_use","id":"b","name":"g","input":{}})"),
-            std::string::npos);
+  EXPECT_NE(
+      out.find(R"("index":0,"content_block":{"type":"tool_use","id":"a","name":"f","input":{}})"),
+      std::string::npos);
+  EXPECT_NE(
+      out.find(R"("index":1,"content_block":{"type":"tool_use","id":"b","name":"g","input":{}})"),
+      std::string::npos);
 }
 
 TEST(AnthropicStreamEncoder, FinalWithoutDeltasSendsWholeBlocks) {
@@ -412,14 +425,18 @@ TEST(AnthropicStreamEncoder, FinalWithoutDeltasSendsWholeBlocks) {
   c.mutable_final()->set_content("cached answer");
   c.mutable_final()->mutable_usage()->set_cached_input_tokens(3);
   const std::string out = enc.Encode(c);
-  EXPECT_NE(out.find("event: content_block_start\n"
-                     R"(data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(
+          "event: content_block_start\n"
+          R"(data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
+      std::string::npos)
       << out;
   EXPECT_NE(out.find(R"("index":0,"delta":{"type":"text_delta","text":"cached answer"})"),
             std::string::npos);
-  EXPECT_NE(out.find(R"("delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":3,"output_tokens":2,"cache_read_input_tokens":3})"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(
+          R"("delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":3,"output_tokens":2,"cache_read_input_tokens":3})"),
+      std::string::npos)
       << out;
 }
 
