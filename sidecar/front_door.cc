@@ -12,6 +12,7 @@
 #include "pipeline/budget_ledger.h"
 #include "sidecar/admin_server.h"
 #include "sidecar/grpc_service.h"
+#include "sidecar/messages_route.h"
 #include "sidecar/openai_mapping.h"
 #include "sidecar/worker_pool.h"
 
@@ -47,18 +48,6 @@ class OnDemandTaskQueue final : public httplib::TaskQueue {
   WorkerPool pool_;
 };
 
-// x-llmix-priority: critical | high | normal | low (case-insensitive).
-absl::Status ApplyPriorityHeader(const std::string& value, pipeline::CallInput* in) {
-  std::optional<Priority> p = ParsePriority(absl::AsciiStrToLower(value));
-  if (!p.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("x-llmix-priority: must be critical, high, normal or low, got \"",
-                     value.substr(0, 32), "\""));
-  }
-  in->priority = *p;
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth,
@@ -81,6 +70,14 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     if (auth_.Allows(req.get_header_value("Authorization"))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
+    if (AcceptsXApiKey(req.path)) {  // Anthropic clients send their key as x-api-key
+      if (req.has_header("x-api-key") &&
+          auth_.Allows("Bearer " + req.get_header_value("x-api-key"))) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      SendAnthropicUnauthorized(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     SendError(res, {401, "authentication_error", "invalid_api_key", "",
                     "missing or wrong bearer token (authorization: Bearer <token>)"});
     return httplib::Server::HandlerResponse::Handled;
@@ -88,6 +85,7 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
   server_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, ModelList(*state_.snapshots.Get()));
   });
+  AddMessagesRoute(*server_, service_);
   server_->Post("/v1/chat/completions", [this](const httplib::Request& req,
                                                httplib::Response& res) {
     auto body = ParseJsJson(req.body);

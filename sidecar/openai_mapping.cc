@@ -214,6 +214,17 @@ absl::Status ApplyLlmixHeaders(const std::string& cache_mode, const std::string&
   return absl::OkStatus();
 }
 
+absl::Status ApplyPriorityHeader(const std::string& value, pipeline::CallInput* in) {
+  std::optional<Priority> p = ParsePriority(absl::AsciiStrToLower(value));
+  if (!p.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("x-llmix-priority: must be critical, high, normal or low, got \"",
+                     value.substr(0, 32), "\""));
+  }
+  in->priority = *p;
+  return absl::OkStatus();
+}
+
 json ChatCompletionFromResult(const pipeline::CallResult& r, const std::string& model,
                               int64_t created) {
   json message = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};

@@ -35,6 +35,10 @@ absl::StatusOr<pipeline::CallInput> ChatRequestToCallInput(const nlohmann::json&
 absl::Status ApplyLlmixHeaders(const std::string& cache_mode, const std::string& timeout_ms,
                                pipeline::CallInput* in);
 
+// `x-llmix-priority`: critical | high | normal | low (case-insensitive); anything else is
+// INVALID_ARGUMENT naming the header.
+absl::Status ApplyPriorityHeader(const std::string& value, pipeline::CallInput* in);
+
 // A finished call (status OK, result success) -> the `chat.completion` object. `model` is the
 // name the caller asked for; `created` the Unix time in seconds.
 nlohmann::json ChatCompletionFromResult(const pipeline::CallResult& result,

@@ -164,6 +164,40 @@ TEST_F(ClientsE2E, ShellExampleCallsBothFrontEnds) {
   EXPECT_EQ(fake_.RequestCount(), 1u);
 }
 
+// ---- The Anthropic SDK against POST /v1/messages (served by the OpenAI-protocol fake).
+
+TEST_F(ClientsE2E, AnthropicSdkMessage) {
+  StartSidecar();
+  Node("test_anthropic.js", "message");
+  ASSERT_EQ(fake_.RequestCount(), 1u);
+  const json sent = fake_.Requests()[0].json;
+  EXPECT_EQ(sent["max_tokens"], 64);
+  EXPECT_EQ(sent["messages"], json::parse(R"([{"role":"system","content":"Be brief."},
+      {"role":"user","content":"sdk hello"}])"));
+}
+
+TEST_F(ClientsE2E, AnthropicSdkToolRound) {
+  StartSidecar();
+  FakeReply r;
+  r.content = "";
+  r.tool_calls = json::parse(
+      R"([{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}])");
+  fake_.Enqueue(r);
+  Node("test_anthropic.js", "tool_round");
+  ASSERT_EQ(fake_.RequestCount(), 1u);
+  const json sent = fake_.Requests()[0].json;
+  EXPECT_EQ(sent["tools"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(sent["messages"][2], json::parse(R"({"role":"tool","tool_call_id":"toolu_01","content":"18C"})"));
+}
+
+TEST_F(ClientsE2E, AnthropicSdkErrorTypes) {
+  StartSidecar();
+  FakeReply limited = Failure(429);
+  fake_.Enqueue(limited);
+  Node("test_anthropic.js", "errors");
+  EXPECT_EQ(fake_.RequestCount(), 1u);  // the bad request never went upstream
+}
+
 // ---- The OpenAI SDK against the HTTP front door.
 
 TEST_F(ClientsE2E, OpenAiSdkChatCompletionHonoursRequestFields) {
