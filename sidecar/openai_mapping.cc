@@ -214,6 +214,10 @@ absl::Status ApplyLlmixHeaders(const std::string& cache_mode, const std::string&
   return absl::OkStatus();
 }
 
+absl::Status MapRequestModel(const json& body, pipeline::CallInput* out) {
+  return MapModel(body, out);
+}
+
 json ChatCompletionFromResult(const pipeline::CallResult& r, const std::string& model,
                               int64_t created) {
   json message = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};
