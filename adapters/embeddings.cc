@@ -15,15 +15,15 @@ namespace {
 
 using nlohmann::json;
 
-WireProtocol ProtocolOf(const std::string &provider) {
-  const ProviderInfo *info = FindProvider(provider);
+WireProtocol ProtocolOf(const std::string& provider) {
+  const ProviderInfo* info = FindProvider(provider);
   return info == nullptr ? WireProtocol::kOpenAiChat : info->protocol;
 }
 
-// The OpenAI-compatible credential headers, as the chat adapter sends them
-// (sno-gpu carries the real key in its own headers).
-std::vector<std::pair<std::string, std::string>>
-OpenAiAuthHeaders(const std::string &provider, const std::string &api_key) {
+// The OpenAI-compatible credential headers, as the chat adapter sends them (sno-gpu carries
+// the real key in its own headers).
+std::vector<std::pair<std::string, std::string>> OpenAiAuthHeaders(const std::string& provider,
+                                                                   const std::string& api_key) {
   std::vector<std::pair<std::string, std::string>> headers;
   if (provider == "sno-gpu") {
     headers.emplace_back("Authorization", "Bearer not-used");
@@ -37,7 +37,7 @@ OpenAiAuthHeaders(const std::string &provider, const std::string &api_key) {
   return headers;
 }
 
-CallError ConfigError(const std::string &provider, std::string message) {
+CallError ConfigError(const std::string& provider, std::string message) {
   CallError e;
   e.code = CallErrorCode::kConfig;
   e.provider = provider;
@@ -46,26 +46,22 @@ CallError ConfigError(const std::string &provider, std::string message) {
 }
 
 // A JSON array of finite numbers -> floats; false for anything else.
-bool ToVector(const json &values, std::vector<float> *out) {
-  if (!values.is_array() || values.empty())
-    return false;
+bool ToVector(const json& values, std::vector<float>* out) {
+  if (!values.is_array() || values.empty()) return false;
   out->clear();
   out->reserve(values.size());
-  for (const json &v : values) {
-    if (!v.is_number())
-      return false;
+  for (const json& v : values) {
+    if (!v.is_number()) return false;
     const double d = v.get<double>();
-    if (!std::isfinite(d))
-      return false;
+    if (!std::isfinite(d)) return false;
     out->push_back(static_cast<float>(d));
   }
   return true;
 }
 
-ProviderRequest
-AsProviderRequest(const std::string &provider, const std::string &model,
-                  const std::string &base_url, const std::string &api_key,
-                  absl::Duration timeout, const std::string &traceparent) {
+ProviderRequest AsProviderRequest(const std::string& provider, const std::string& model,
+                                  const std::string& base_url, const std::string& api_key,
+                                  absl::Duration timeout, const std::string& traceparent) {
   ProviderRequest r;
   r.provider = provider;
   r.model = model;
@@ -76,44 +72,37 @@ AsProviderRequest(const std::string &provider, const std::string &model,
   return r;
 }
 
-} // namespace
+}  // namespace
 
-json OpenAiEmbeddingsBody(const EmbeddingRequest &request) {
-  json body = {{"model", request.model},
-               {"input", request.inputs},
-               {"encoding_format", "float"}};
-  if (request.dimensions)
-    body["dimensions"] = *request.dimensions;
+json OpenAiEmbeddingsBody(const EmbeddingRequest& request) {
+  json body = {{"model", request.model}, {"input", request.inputs}, {"encoding_format", "float"}};
+  if (request.dimensions) body["dimensions"] = *request.dimensions;
   return body;
 }
 
-std::string GeminiBatchEmbedUrl(const EmbeddingRequest &request) {
+std::string GeminiBatchEmbedUrl(const EmbeddingRequest& request) {
   std::string model = request.model;
-  if (absl::StartsWith(model, "models/"))
-    model = model.substr(7);
-  return JoinUrl(request.base_url,
-                 absl::StrCat("/models/", model, ":batchEmbedContents"));
+  if (absl::StartsWith(model, "models/")) model = model.substr(7);
+  return JoinUrl(request.base_url, absl::StrCat("/models/", model, ":batchEmbedContents"));
 }
 
-json GeminiBatchEmbedBody(const EmbeddingRequest &request) {
+json GeminiBatchEmbedBody(const EmbeddingRequest& request) {
   const std::string model = absl::StartsWith(request.model, "models/")
                                 ? request.model
                                 : absl::StrCat("models/", request.model);
   json requests = json::array();
-  for (const std::string &text : request.inputs) {
-    json r = {{"model", model},
-              {"content", {{"parts", json::array({{{"text", text}}})}}}};
-    if (request.dimensions)
-      r["outputDimensionality"] = *request.dimensions;
+  for (const std::string& text : request.inputs) {
+    json r = {{"model", model}, {"content", {{"parts", json::array({{{"text", text}}})}}}};
+    if (request.dimensions) r["outputDimensionality"] = *request.dimensions;
     requests.push_back(std::move(r));
   }
   return {{"requests", std::move(requests)}};
 }
 
-bool ParseOpenAiEmbeddings(std::string_view body, size_t n,
-                           EmbeddingOutcome *out, std::string *error) {
+bool ParseOpenAiEmbeddings(std::string_view body, size_t n, EmbeddingOutcome* out,
+                           std::string* error) {
   const json j = ParseJsonBounded(body);
-  const json *data = j.is_object() && j.contains("data") ? &j["data"] : nullptr;
+  const json* data = j.is_object() && j.contains("data") ? &j["data"] : nullptr;
   if (data == nullptr || !data->is_array()) {
     *error = "no data array";
     return false;
@@ -125,13 +114,12 @@ bool ParseOpenAiEmbeddings(std::string_view body, size_t n,
   out->vectors.assign(n, {});
   std::vector<bool> seen(n, false);
   for (size_t i = 0; i < n; ++i) {
-    const json &item = (*data)[i];
+    const json& item = (*data)[i];
     if (!item.is_object()) {
       *error = absl::StrCat("data[", i, "] is not an object");
       return false;
     }
-    // `index` orders the vectors (OpenAI sends them in order; compatible
-    // servers may not).
+    // `index` orders the vectors (OpenAI sends them in order; compatible servers may not).
     size_t index = i;
     if (auto it = item.find("index"); it != item.end()) {
       std::optional<int64_t> idx = WholeNumber(*it);
@@ -148,8 +136,7 @@ bool ParseOpenAiEmbeddings(std::string_view body, size_t n,
     seen[index] = true;
     auto emb = item.find("embedding");
     if (emb == item.end() || !ToVector(*emb, &out->vectors[index])) {
-      *error =
-          absl::StrCat("data[", i, "].embedding is not an array of numbers");
+      *error = absl::StrCat("data[", i, "].embedding is not an array of numbers");
       return false;
     }
   }
@@ -160,11 +147,10 @@ bool ParseOpenAiEmbeddings(std::string_view body, size_t n,
   return true;
 }
 
-bool ParseGeminiEmbeddings(std::string_view body, size_t n,
-                           EmbeddingOutcome *out, std::string *error) {
+bool ParseGeminiEmbeddings(std::string_view body, size_t n, EmbeddingOutcome* out,
+                           std::string* error) {
   const json j = ParseJsonBounded(body);
-  const json *embs =
-      j.is_object() && j.contains("embeddings") ? &j["embeddings"] : nullptr;
+  const json* embs = j.is_object() && j.contains("embeddings") ? &j["embeddings"] : nullptr;
   if (embs == nullptr || !embs->is_array()) {
     *error = "no embeddings array";
     return false;
@@ -175,52 +161,46 @@ bool ParseGeminiEmbeddings(std::string_view body, size_t n,
   }
   out->vectors.assign(n, {});
   for (size_t i = 0; i < n; ++i) {
-    const json &item = (*embs)[i];
+    const json& item = (*embs)[i];
     if (!item.is_object() || !item.contains("values") ||
         !ToVector(item["values"], &out->vectors[i])) {
-      *error =
-          absl::StrCat("embeddings[", i, "].values is not an array of numbers");
+      *error = absl::StrCat("embeddings[", i, "].values is not an array of numbers");
       return false;
     }
   }
   return true;
 }
 
-EmbeddingOutcome EmbeddingsClient::Embed(const EmbeddingRequest &request) {
+EmbeddingOutcome EmbeddingsClient::Embed(const EmbeddingRequest& request) {
   EmbeddingOutcome out;
   const WireProtocol protocol = ProtocolOf(request.provider);
   if (protocol == WireProtocol::kAnthropicMessages) {
-    out.error = ConfigError(
-        request.provider,
-        absl::StrCat("provider \"", request.provider,
-                     "\" has no embeddings API (use an OpenAI-compatible or "
-                     "Gemini embeddings model)"));
+    out.error = ConfigError(request.provider,
+                            absl::StrCat("provider \"", request.provider,
+                                         "\" has no embeddings API (use an OpenAI-compatible or "
+                                         "Gemini embeddings model)"));
     return out;
   }
-  ProviderRequest pr =
-      AsProviderRequest(request.provider, request.model, request.base_url,
-                        request.api_key, request.timeout, request.traceparent);
+  ProviderRequest pr = AsProviderRequest(request.provider, request.model, request.base_url,
+                                         request.api_key, request.timeout, request.traceparent);
   pr.extra_headers = request.extra_headers;
   const size_t n = request.inputs.size();
   ProviderOutcome po;
   if (protocol == WireProtocol::kGeminiGenerateContent) {
     std::vector<std::pair<std::string, std::string>> headers;
-    if (!request.api_key.empty())
-      headers.emplace_back("x-goog-api-key", request.api_key);
-    po = Exchange(
-        transport_, pr, GeminiBatchEmbedUrl(request), std::move(headers),
-        GeminiBatchEmbedBody(request),
-        [&](std::string_view body, ProviderResponse *, std::string *error) {
-          return ParseGeminiEmbeddings(body, n, &out, error);
-        });
+    if (!request.api_key.empty()) headers.emplace_back("x-goog-api-key", request.api_key);
+    po = Exchange(transport_, pr, GeminiBatchEmbedUrl(request), std::move(headers),
+                  GeminiBatchEmbedBody(request),
+                  [&](std::string_view body, ProviderResponse*, std::string* error) {
+                    return ParseGeminiEmbeddings(body, n, &out, error);
+                  });
   } else {
-    po = Exchange(
-        transport_, pr, JoinUrl(request.base_url, "/embeddings"),
-        OpenAiAuthHeaders(request.provider, request.api_key),
-        OpenAiEmbeddingsBody(request),
-        [&](std::string_view body, ProviderResponse *, std::string *error) {
-          return ParseOpenAiEmbeddings(body, n, &out, error);
-        });
+    po = Exchange(transport_, pr, JoinUrl(request.base_url, "/embeddings"),
+                  OpenAiAuthHeaders(request.provider, request.api_key),
+                  OpenAiEmbeddingsBody(request),
+                  [&](std::string_view body, ProviderResponse*, std::string* error) {
+                    return ParseOpenAiEmbeddings(body, n, &out, error);
+                  });
   }
   out.error = std::move(po.error);
   out.http_status = po.http_status;
@@ -230,39 +210,35 @@ EmbeddingOutcome EmbeddingsClient::Embed(const EmbeddingRequest &request) {
     out.vectors.clear();
     return out;
   }
-  if (out.model.empty())
-    out.model = request.model;
+  if (out.model.empty()) out.model = request.model;
   return out;
 }
 
-RerankOutcome EmbeddingsClient::Rerank(const RerankRequest &request) {
+RerankOutcome EmbeddingsClient::Rerank(const RerankRequest& request) {
   RerankOutcome out;
   if (ProtocolOf(request.provider) != WireProtocol::kOpenAiChat) {
-    out.error = ConfigError(
-        request.provider,
-        absl::StrCat("provider \"", request.provider,
-                     "\" has no rerank API here (rerank goes to {base}/rerank "
-                     "of an OpenAI-compatible provider)"));
+    out.error = ConfigError(request.provider,
+                            absl::StrCat("provider \"", request.provider,
+                                         "\" has no rerank API here (rerank goes to {base}/rerank "
+                                         "of an OpenAI-compatible provider)"));
     return out;
   }
-  ProviderRequest pr =
-      AsProviderRequest(request.provider, request.model, request.base_url,
-                        request.api_key, request.timeout, request.traceparent);
+  ProviderRequest pr = AsProviderRequest(request.provider, request.model, request.base_url,
+                                         request.api_key, request.timeout, request.traceparent);
   json body = request.body;
   body["model"] = request.model;
-  ProviderOutcome po = Exchange(
-      transport_, pr, JoinUrl(request.base_url, "/rerank"),
-      OpenAiAuthHeaders(request.provider, request.api_key), std::move(body),
-      [&](std::string_view text, ProviderResponse *, std::string *error) {
-        json j = ParseJsonBounded(text);
-        if (!j.is_object() || !j.contains("results") ||
-            !j["results"].is_array()) {
-          *error = "no results array";
-          return false;
-        }
-        out.body = std::move(j);
-        return true;
-      });
+  ProviderOutcome po =
+      Exchange(transport_, pr, JoinUrl(request.base_url, "/rerank"),
+               OpenAiAuthHeaders(request.provider, request.api_key), std::move(body),
+               [&](std::string_view text, ProviderResponse*, std::string* error) {
+                 json j = ParseJsonBounded(text);
+                 if (!j.is_object() || !j.contains("results") || !j["results"].is_array()) {
+                   *error = "no results array";
+                   return false;
+                 }
+                 out.body = std::move(j);
+                 return true;
+               });
   out.error = std::move(po.error);
   out.http_status = po.http_status;
   out.headers = std::move(po.headers);
@@ -270,4 +246,4 @@ RerankOutcome EmbeddingsClient::Rerank(const RerankRequest &request) {
   return out;
 }
 
-} // namespace llmix::adapters
+}  // namespace llmix::adapters

@@ -1,6 +1,5 @@
-// The embeddings / rerank wire mapping (adapters/embeddings.h): request bodies,
-// response parsing, and one real exchange per protocol against the loopback
-// fake provider.
+// The embeddings / rerank wire mapping (adapters/embeddings.h): request bodies, response
+// parsing, and one real exchange per protocol against the loopback fake provider.
 #include "adapters/embeddings.h"
 
 #include <gtest/gtest.h>
@@ -15,8 +14,8 @@ using testing::FakeOpenAi;
 using testing::FakeProtocol;
 using testing::FakeReply;
 
-EmbeddingRequest Req(std::string provider, std::string model,
-                     std::string base_url, std::vector<std::string> inputs) {
+EmbeddingRequest Req(std::string provider, std::string model, std::string base_url,
+                     std::vector<std::string> inputs) {
   EmbeddingRequest r;
   r.provider = std::move(provider);
   r.model = std::move(model);
@@ -28,8 +27,7 @@ EmbeddingRequest Req(std::string provider, std::string model,
 }
 
 TEST(EmbeddingsWire, OpenAiBody) {
-  EmbeddingRequest r =
-      Req("openai", "text-embedding-3-large", "http://x/v1", {"a", "b"});
+  EmbeddingRequest r = Req("openai", "text-embedding-3-large", "http://x/v1", {"a", "b"});
   EXPECT_EQ(OpenAiEmbeddingsBody(r), (json{{"model", "text-embedding-3-large"},
                                            {"input", {"a", "b"}},
                                            {"encoding_format", "float"}}));
@@ -38,16 +36,14 @@ TEST(EmbeddingsWire, OpenAiBody) {
 }
 
 TEST(EmbeddingsWire, GeminiBodyAndUrl) {
-  EmbeddingRequest r =
-      Req("google", "models/gemini-embedding-001", "http://g/v1beta/", {"t"});
+  EmbeddingRequest r = Req("google", "models/gemini-embedding-001", "http://g/v1beta/", {"t"});
   r.dimensions = 768;
   EXPECT_EQ(GeminiBatchEmbedUrl(r),
             "http://g/v1beta/models/gemini-embedding-001:batchEmbedContents");
-  EXPECT_EQ(GeminiBatchEmbedBody(r),
-            (json{{"requests",
-                   {{{"model", "models/gemini-embedding-001"},
-                     {"content", {{"parts", {{{"text", "t"}}}}}},
-                     {"outputDimensionality", 768}}}}}));
+  EXPECT_EQ(GeminiBatchEmbedBody(r), (json{{"requests",
+                                            {{{"model", "models/gemini-embedding-001"},
+                                              {"content", {{"parts", {{{"text", "t"}}}}}},
+                                              {"outputDimensionality", 768}}}}}));
 }
 
 TEST(EmbeddingsWire, OpenAiParseOrdersByIndexAndChecksTheCount) {
@@ -61,49 +57,41 @@ TEST(EmbeddingsWire, OpenAiParseOrdersByIndexAndChecksTheCount) {
   EXPECT_EQ(out.vectors, (std::vector<std::vector<float>>{{1, 2.5f}, {3, 4}}));
   EXPECT_EQ(out.model, "m-1");
   EXPECT_EQ(out.prompt_tokens, 9);
-  EXPECT_FALSE(ParseOpenAiEmbeddings(R"({"data":[{"embedding":[1]}]})", 2, &out,
-                                     &error));
+  EXPECT_FALSE(ParseOpenAiEmbeddings(R"({"data":[{"embedding":[1]}]})", 2, &out, &error));
   EXPECT_EQ(error, "expected 2 embeddings, got 1");
   EXPECT_FALSE(ParseOpenAiEmbeddings(
-      R"({"data":[{"index":0,"embedding":[1]},{"index":0,"embedding":[2]}]})",
-      2, &out, &error));
-  EXPECT_FALSE(ParseOpenAiEmbeddings(R"({"data":[{"embedding":"AAAA"}]})", 1,
-                                     &out, &error));
+      R"({"data":[{"index":0,"embedding":[1]},{"index":0,"embedding":[2]}]})", 2, &out, &error));
+  EXPECT_FALSE(ParseOpenAiEmbeddings(R"({"data":[{"embedding":"AAAA"}]})", 1, &out, &error));
   EXPECT_FALSE(ParseOpenAiEmbeddings("not json", 1, &out, &error));
 }
 
 TEST(EmbeddingsWire, GeminiParse) {
   EmbeddingOutcome out;
   std::string error;
-  ASSERT_TRUE(ParseGeminiEmbeddings(
-      R"({"embeddings":[{"values":[0.5]},{"values":[-1]}]})", 2, &out, &error));
+  ASSERT_TRUE(ParseGeminiEmbeddings(R"({"embeddings":[{"values":[0.5]},{"values":[-1]}]})", 2, &out,
+                                    &error));
   EXPECT_EQ(out.vectors, (std::vector<std::vector<float>>{{0.5f}, {-1}}));
-  EXPECT_FALSE(ParseGeminiEmbeddings(R"({"embeddings":[{"values":[]}]})", 1,
-                                     &out, &error));
+  EXPECT_FALSE(ParseGeminiEmbeddings(R"({"embeddings":[{"values":[]}]})", 1, &out, &error));
 }
 
 TEST(EmbeddingsClientTest, OpenAiExchangeAgainstTheFake) {
   FakeOpenAi fake;
   HttpTransport transport;
   EmbeddingsClient client(transport);
-  EmbeddingOutcome out =
-      client.Embed(Req("openai", "e-1", fake.base_url(), {"x", "y"}));
+  EmbeddingOutcome out = client.Embed(Req("openai", "e-1", fake.base_url(), {"x", "y"}));
   ASSERT_TRUE(out.ok()) << out.error->message;
-  EXPECT_EQ(out.vectors[1], FakeOpenAi::FakeEmbedding(
-                                "y", FakeOpenAi::kFakeEmbeddingDimensions));
-  EXPECT_EQ(fake.Requests()[0].headers["authorization"],
-            "Bearer sk-unit-secret");
+  EXPECT_EQ(out.vectors[1], FakeOpenAi::FakeEmbedding("y", FakeOpenAi::kFakeEmbeddingDimensions));
+  EXPECT_EQ(fake.Requests()[0].headers["authorization"], "Bearer sk-unit-secret");
 }
 
 TEST(EmbeddingsClientTest, GeminiExchangeAgainstTheFake) {
   FakeOpenAi fake(FakeProtocol::kGeminiGenerateContent);
   HttpTransport transport;
   EmbeddingsClient client(transport);
-  EmbeddingOutcome out = client.Embed(
-      Req("google", "gemini-embedding-001", fake.base_url(), {"q"}));
+  EmbeddingOutcome out =
+      client.Embed(Req("google", "gemini-embedding-001", fake.base_url(), {"q"}));
   ASSERT_TRUE(out.ok()) << out.error->message;
-  EXPECT_EQ(out.vectors[0], FakeOpenAi::FakeEmbedding(
-                                "q", FakeOpenAi::kFakeEmbeddingDimensions));
+  EXPECT_EQ(out.vectors[0], FakeOpenAi::FakeEmbedding("q", FakeOpenAi::kFakeEmbeddingDimensions));
   EXPECT_EQ(fake.Requests()[0].headers["x-goog-api-key"], "sk-unit-secret");
 }
 
@@ -112,28 +100,24 @@ TEST(EmbeddingsClientTest, RateLimitKeepsRetryAfterAndRedactsTheKey) {
   FakeReply limited;
   limited.status = 429;
   limited.headers = {{"Retry-After", "7"}};
-  limited.raw_body =
-      R"({"error":{"message":"slow down {api_key}","type":"rate_limit"}})";
+  limited.raw_body = R"({"error":{"message":"slow down {api_key}","type":"rate_limit"}})";
   limited.echo_api_key = true;
   fake.Enqueue(limited);
   HttpTransport transport;
   EmbeddingsClient client(transport);
-  EmbeddingOutcome out =
-      client.Embed(Req("openai", "e-1", fake.base_url(), {"x"}));
+  EmbeddingOutcome out = client.Embed(Req("openai", "e-1", fake.base_url(), {"x"}));
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error->code, CallErrorCode::kRateLimited);
   EXPECT_TRUE(out.error->retryable);
   EXPECT_EQ(out.http_status, 429);
   EXPECT_EQ(out.headers["retry-after"], "7");
-  EXPECT_EQ(out.error->message.find("sk-unit-secret"), std::string::npos)
-      << out.error->message;
+  EXPECT_EQ(out.error->message.find("sk-unit-secret"), std::string::npos) << out.error->message;
 }
 
 TEST(EmbeddingsClientTest, AnthropicIsAConfigErrorWithoutAnExchange) {
   HttpTransport transport;
   EmbeddingsClient client(transport);
-  EmbeddingOutcome out =
-      client.Embed(Req("anthropic", "claude", "http://127.0.0.1:1/v1", {"x"}));
+  EmbeddingOutcome out = client.Embed(Req("anthropic", "claude", "http://127.0.0.1:1/v1", {"x"}));
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error->code, CallErrorCode::kConfig);
   EXPECT_NE(out.error->message.find("anthropic"), std::string::npos);
@@ -142,5 +126,5 @@ TEST(EmbeddingsClientTest, AnthropicIsAConfigErrorWithoutAnExchange) {
   EXPECT_EQ(client.Rerank(rr).error->code, CallErrorCode::kConfig);
 }
 
-} // namespace
-} // namespace llmix::adapters
+}  // namespace
+}  // namespace llmix::adapters
