@@ -1,11 +1,22 @@
-// LlmixService's provider batch RPCs: authorization and drain as for Call, then the blocking
-// BatchService method on a worker (RESOURCE_EXHAUSTED when the worker queue is full).
+// LlmixService's blocking unary RPCs (provider batches, Embed): authorization and drain as for
+// Call, then the blocking service method on a worker (RESOURCE_EXHAUSTED when the worker queue
+// is full).
 #include "sidecar/grpc_service.h"
 
 namespace llmix::sidecar {
 
 grpc::ServerUnaryReactor* LlmixService::RunBatchRpc(
     grpc::CallbackServerContext* context,
+    absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc) {
+  return RunBlockingRpc(context, batches_ != nullptr, "provider batches are off",
+                        batches_ != nullptr ? batches_->options().default_timeout
+                                            : absl::ZeroDuration(),
+                        std::move(rpc));
+}
+
+grpc::ServerUnaryReactor* LlmixService::RunBlockingRpc(
+    grpc::CallbackServerContext* context, bool available, const char* unavailable_message,
+    absl::Duration default_timeout,
     absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authorized(*context)) {
@@ -18,11 +29,11 @@ grpc::ServerUnaryReactor* LlmixService::RunBatchRpc(
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
     return reactor;
   }
-  if (batches_ == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "provider batches are off"));
+  if (!available) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, unavailable_message));
     return reactor;
   }
-  absl::Time deadline = absl::Now() + batches_->options().default_timeout;
+  absl::Time deadline = absl::Now() + default_timeout;
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
     deadline = absl::FromChrono(context->deadline());
   }
@@ -69,6 +80,28 @@ grpc::ServerUnaryReactor* LlmixService::GetBatchResults(grpc::CallbackServerCont
                      [this, request, response](absl::Time deadline, const SpanContext* parent) {
                        return batches_->Results(*request, response, deadline, parent);
                      });
+}
+
+grpc::ServerUnaryReactor* LlmixService::Embed(grpc::CallbackServerContext* context,
+                                              const v1::EmbedRequest* request,
+                                              v1::EmbedResponse* response) {
+  return RunBlockingRpc(
+      context, embeddings_ != nullptr, "embeddings are off",
+      embeddings_ != nullptr ? embeddings_->options().default_timeout : absl::ZeroDuration(),
+      [this, request, response](absl::Time deadline, const SpanContext* parent) {
+        return embeddings_->Embed(*request, response, deadline, parent);
+      });
+}
+
+absl::Status LlmixService::RunCounted(absl::AnyInvocable<void() &&> work) {
+  if (draining_.load()) {
+    metrics_.rejected_draining.Add();
+    return absl::UnavailableError("sidecar is draining");
+  }
+  CallStarted();
+  std::move(work)();
+  CallEnded();
+  return absl::OkStatus();
 }
 
 }  // namespace llmix::sidecar

@@ -11,6 +11,7 @@
 #include "common/js_json.h"
 #include "pipeline/budget_ledger.h"
 #include "sidecar/admin_server.h"
+#include "sidecar/embeddings_front_door.h"
 #include "sidecar/grpc_service.h"
 #include "sidecar/messages_route.h"
 #include "sidecar/openai_mapping.h"
@@ -161,6 +162,7 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     const int64_t created = absl::ToUnixSeconds(absl::Now());
     SendJson(res, 200, ChatCompletionFromResult(ctx.result, model, created));
   });
+  RegisterEmbeddingsRoutes(*server_, service_);  // POST /v1/embeddings, POST /v1/rerank
   server_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 413) {  // httplib refused the body while reading it

@@ -22,6 +22,7 @@
 #include "pipeline/pipeline_state.h"
 #include "sidecar/auth.h"
 #include "sidecar/batch_service.h"
+#include "sidecar/embed_service.h"
 #include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
@@ -88,6 +89,17 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
       ::llmix::sidecar::v1::BatchResults* response) override;
   // `batches` must outlive the service.
   void SetBatchService(BatchService* batches) { batches_ = batches; }
+  // Embeddings (sidecar/embed_service.h): runs on a worker, UNIMPLEMENTED until
+  // SetEmbedService is called. `embeddings` must outlive the service.
+  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context,
+                                  const ::llmix::sidecar::v1::EmbedRequest* request,
+                                  ::llmix::sidecar::v1::EmbedResponse* response) override;
+  void SetEmbedService(EmbedService* embeddings) { embeddings_ = embeddings; }
+  EmbedService* embed_service() const { return embeddings_; }
+  // For other front ends' blocking work (POST /v1/embeddings, /v1/rerank): refused with
+  // UNAVAILABLE while draining, otherwise runs `work` on the calling thread counted in flight,
+  // so a drain waits for it.
+  absl::Status RunCounted(absl::AnyInvocable<void() &&> work);
 
   // The path of Call for other front ends (the HTTP front door): runs `ctx` (input filled,
   // `input.parent` the caller's trace context) through the pipeline, with the same span,
@@ -161,7 +173,14 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   // Runs `rpc` (a batch RPC, given its deadline) on a worker and finishes with its status.
   grpc::ServerUnaryReactor* RunBatchRpc(grpc::CallbackServerContext* context,
                                         absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc);
+  // Runs `rpc` on a worker when `available` (else UNIMPLEMENTED `unavailable_message`), with
+  // the caller's deadline or `default_timeout`.
+  grpc::ServerUnaryReactor* RunBlockingRpc(
+      grpc::CallbackServerContext* context, bool available, const char* unavailable_message,
+      absl::Duration default_timeout,
+      absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc);
   BatchService* batches_ = nullptr;
+  EmbedService* embeddings_ = nullptr;
   void CallStarted();
   void CallEnded();
 };

@@ -225,6 +225,10 @@ absl::Status ApplyPriorityHeader(const std::string& value, pipeline::CallInput* 
   return absl::OkStatus();
 }
 
+absl::Status MapRequestModel(const json& body, pipeline::CallInput* out) {
+  return MapModel(body, out);
+}
+
 json ChatCompletionFromResult(const pipeline::CallResult& r, const std::string& model,
                               int64_t created) {
   json message = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};

@@ -29,6 +29,10 @@ struct OpenAiError {
 // n > 1 are refused (INVALID_ARGUMENT); an unknown provider is NOT_FOUND.
 absl::StatusOr<pipeline::CallInput> ChatRequestToCallInput(const nlohmann::json& body);
 
+// The body's `model` ("module/preset" or "provider:model") -> `out->preset` or
+// `out->config_json`, with ChatRequestToCallInput's errors (for /v1/embeddings and /v1/rerank).
+absl::Status MapRequestModel(const nlohmann::json& body, pipeline::CallInput* out);
+
 // The front door's own request headers: `x-llmix-cache-mode` (default | bypass | refresh) and
 // `x-llmix-timeout-ms` (a positive integer: the call's deadline, as a gRPC deadline would be).
 // Empty values are ignored; bad ones are INVALID_ARGUMENT naming the header.

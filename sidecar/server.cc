@@ -89,6 +89,13 @@ absl::Status Sidecar::StartBatches(const adapters::HttpTransportOptions& transpo
   bopts.max_prompt_bytes = static_cast<size_t>(options_.max_request_bytes);
   batches_ = std::make_unique<BatchService>(*state_, *batch_http_, metrics_, bopts);
   service_->SetBatchService(batches_.get());
+  // Embeddings and rerank: their own transport; the semantic cache embeds through them too.
+  embed_transport_ = std::make_unique<adapters::HttpTransport>(transport);
+  EmbedServiceOptions eopts;
+  eopts.max_input_bytes = static_cast<size_t>(options_.max_request_bytes);
+  embeddings_ = std::make_unique<EmbedService>(*state_, *embed_transport_, metrics_, eopts);
+  service_->SetEmbedService(embeddings_.get());
+  state_->embedder = embeddings_.get();
   return absl::OkStatus();
 }
 

@@ -40,6 +40,7 @@ namespace llmix::sidecar {
 
 class AdminServer;
 class BatchService;
+class EmbedService;
 class BearerAuth;
 class FrontDoor;
 class LlmixService;
@@ -89,6 +90,9 @@ class Sidecar {
   std::unique_ptr<adapters::HttpTransport> batch_transport_;
   std::unique_ptr<adapters::BatchHttpClient> batch_http_;
   std::unique_ptr<BatchService> batches_;
+  // Embeddings / rerank (Embed RPC, /v1/embeddings, /v1/rerank, pipeline::Embedder).
+  std::unique_ptr<adapters::HttpTransport> embed_transport_;
+  std::unique_ptr<EmbedService> embeddings_;
   std::unique_ptr<pipeline::PipelineState> state_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<WorkerPool> pool_;

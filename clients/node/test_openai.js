@@ -83,6 +83,26 @@ const scenarios = {
     for await (const m of client.models.list()) ids.push(m.id);
     assert.deepEqual(ids, ['demo/hello', 'demo/reasoning', 'support/triage']);
   },
+  async embeddings() {
+    // The SDK asks for base64 by default and decodes it; the explicit float answer must agree.
+    const model = 'openai:text-embedding-3-small';
+    const { data: b64, response } = await client.embeddings.create({ model, input: ['sdk a', 'sdk b'] }).withResponse();
+    assert.equal(b64.object, 'list');
+    assert.equal(b64.model, model);
+    assert.deepEqual(b64.data.map((d) => d.index), [0, 1]);
+    assert.equal(b64.data[0].embedding.length, 4);
+    assert.ok(b64.usage.prompt_tokens > 0);
+    assert.equal(response.headers.get('x-llmix-provider'), 'openai');
+    const floats = await client.embeddings.create({ model, input: ['sdk a', 'sdk b'], encoding_format: 'float' });
+    assert.deepEqual(floats.data.map((d) => d.embedding), b64.data.map((d) => d.embedding));
+    const short = await client.embeddings.create({ model, input: 'sdk a', dimensions: 2, encoding_format: 'float' });
+    assert.equal(short.data[0].embedding.length, 2);
+    await assert.rejects(client.embeddings.create({ model, input: [] }), (e) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, `got ${e.constructor.name}: ${e.message}`);
+      assert.equal(e.param, 'input');
+      return true;
+    });
+  },
   async unauthenticated() {  // the driver starts the sidecar with --auth-token-file
     const anon = new OpenAI({ baseURL: env('LLMIX_HTTP_BASE'), apiKey: 'wrong', maxRetries: 0 });
     await assert.rejects(anon.chat.completions.create({ model: 'demo/hello', messages: user('x') }),

@@ -255,6 +255,19 @@ TEST_F(ClientsE2E, OpenAiSdkListsPresetsAsModels) {
   Node("test_openai.js", "models");
 }
 
+TEST_F(ClientsE2E, OpenAiSdkEmbeddingsFloatAndBase64) {
+  StartSidecar();
+  Node("test_openai.js", "embeddings");
+  auto reqs = fake_.Requests();
+  ASSERT_EQ(reqs.size(), 3u);  // no caching for a raw provider:model
+  for (const auto& r : reqs) EXPECT_EQ(r.path, "/v1/embeddings");
+  EXPECT_EQ(reqs[0].json["input"], json::array({"sdk a", "sdk b"}));
+  EXPECT_EQ(reqs[0].json["model"], "text-embedding-3-small");
+  // Upstream always gets float (the sidecar encodes base64 itself).
+  EXPECT_EQ(reqs[0].json["encoding_format"], "float");
+  EXPECT_EQ(reqs[2].json["dimensions"], 2);
+}
+
 TEST_F(ClientsE2E, OpenAiSdkNeedsTheSharedTokenWhenConfigured) {
   sidecar_auth_ = true;
   StartSidecar(/*with_auth=*/true);

@@ -28,6 +28,7 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
             ? rec.json["model"].get<std::string>()
             : "";
     if (req.matches.size() > 1) model = req.matches[1];  // Gemini: the model is in the path
+    const nlohmann::json request_json = rec.json;
     FakeReply reply;
     {
       absl::MutexLock l(&mu_);
@@ -69,6 +70,14 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
     for (const auto& [k, v] : reply.headers) res.set_header(k, v);
     if (reply.raw_body) {
       res.set_content(*reply.raw_body, "application/json");
+    } else if (reply.status >= 200 && reply.status < 300 &&
+               absl::EndsWith(req.path, "/embeddings")) {
+      res.set_content(EmbeddingsBody(request_json, reply), "application/json");
+    } else if (reply.status >= 200 && reply.status < 300 &&
+               absl::EndsWith(req.path, ":batchEmbedContents")) {
+      res.set_content(GeminiEmbeddingsBody(request_json), "application/json");
+    } else if (reply.status >= 200 && reply.status < 300 && absl::EndsWith(req.path, "/rerank")) {
+      res.set_content(RerankBody(request_json), "application/json");
     } else if (reply.status >= 200 && reply.status < 300) {
       res.set_content(SuccessBody(reply, model), "application/json");
     } else {
@@ -80,12 +89,15 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
   switch (protocol_) {
     case FakeProtocol::kOpenAiChat:
       server_->Post("/v1/chat/completions", handler);
+      server_->Post("/v1/embeddings", handler);
+      server_->Post("/v1/rerank", handler);
       break;
     case FakeProtocol::kAnthropicMessages:
       server_->Post("/v1/messages", handler);
       break;
     case FakeProtocol::kGeminiGenerateContent:
       server_->Post(R"(/v1beta/models/([^/:]+):generateContent)", handler);
+      server_->Post(R"(/v1beta/models/([^/:]+):batchEmbedContents)", handler);
       break;
   }
   port_ = server_->bind_to_any_port("127.0.0.1");
@@ -277,6 +289,101 @@ size_t FakeOpenAi::MaxInFlight() const {
 void FakeOpenAi::ResetMaxInFlight() {
   absl::MutexLock l(&mu_);
   max_in_flight_ = in_flight_;
+}
+
+}  // namespace llmix::testing
+
+namespace llmix::testing {
+
+std::vector<float> FakeOpenAi::FakeEmbedding(const std::string& text, int dimensions) {
+  // FNV-1a of the text seeds each component: the same text always gets the same vector.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  std::vector<float> v(static_cast<size_t>(dimensions));
+  for (size_t i = 0; i < v.size(); ++i) {
+    h = (h ^ (i + 1)) * 1099511628211ull;
+    v[i] = static_cast<float>(h % 2001) / 1000.0f - 1.0f;  // multiples of 1/1000 in [-1, 1]
+  }
+  return v;
+}
+
+std::string FakeOpenAi::EmbeddingsBody(const nlohmann::json& request, const FakeReply& reply) {
+  int dims = kFakeEmbeddingDimensions;
+  if (request.is_object() && request.contains("dimensions") &&
+      request["dimensions"].is_number_integer()) {
+    dims = request["dimensions"].get<int>();
+  }
+  nlohmann::json data = nlohmann::json::array();
+  int64_t tokens = 0;
+  if (request.is_object() && request.contains("input") && request["input"].is_array()) {
+    const auto& input = request["input"];
+    for (size_t i = 0; i < input.size(); ++i) {
+      const std::string text = input[i].is_string() ? input[i].get<std::string>() : "";
+      tokens += static_cast<int64_t>(text.size() / 4 + 1);
+      data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", FakeEmbedding(text, dims)}});
+    }
+  }
+  const std::string model = !reply.model.empty() ? reply.model
+                            : request.is_object() && request.contains("model") &&
+                                    request["model"].is_string()
+                                ? request["model"].get<std::string>()
+                                : "fake-embedding";
+  return nlohmann::json{{"object", "list"},
+                        {"data", std::move(data)},
+                        {"model", model},
+                        {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}
+      .dump();
+}
+
+std::string FakeOpenAi::GeminiEmbeddingsBody(const nlohmann::json& request) {
+  nlohmann::json embeddings = nlohmann::json::array();
+  if (request.is_object() && request.contains("requests") && request["requests"].is_array()) {
+    for (const auto& r : request["requests"]) {
+      std::string text;
+      if (r.is_object() && r.contains("content") && r["content"].contains("parts") &&
+          !r["content"]["parts"].empty() && r["content"]["parts"][0].contains("text")) {
+        text = r["content"]["parts"][0]["text"].get<std::string>();
+      }
+      int dims = kFakeEmbeddingDimensions;
+      if (r.is_object() && r.contains("outputDimensionality") &&
+          r["outputDimensionality"].is_number_integer()) {
+        dims = r["outputDimensionality"].get<int>();
+      }
+      embeddings.push_back({{"values", FakeEmbedding(text, dims)}});
+    }
+  }
+  return nlohmann::json{{"embeddings", std::move(embeddings)}}.dump();
+}
+
+std::string FakeOpenAi::RerankBody(const nlohmann::json& request) {
+  // Relevance: how many characters of the query occur in the document (deterministic), best
+  // first, cut to top_n.
+  nlohmann::json results = nlohmann::json::array();
+  if (!request.is_object() || !request.contains("documents") || !request.contains("query")) {
+    return nlohmann::json{{"results", results}}.dump();
+  }
+  const std::string query = request["query"].is_string() ? request["query"].get<std::string>() : "";
+  std::vector<std::pair<double, size_t>> scored;
+  const auto& docs = request["documents"];
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const std::string doc = docs[i].is_string() ? docs[i].get<std::string>() : "";
+    size_t hits = 0;
+    for (char c : query) hits += doc.find(c) != std::string::npos ? 1 : 0;
+    scored.emplace_back(query.empty() ? 0.0 : static_cast<double>(hits) / query.size(), i);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  size_t top = scored.size();
+  if (request.contains("top_n") && request["top_n"].is_number_integer()) {
+    top = std::min(top, request["top_n"].get<size_t>());
+  }
+  for (size_t k = 0; k < top; ++k) {
+    results.push_back({{"index", scored[k].second}, {"relevance_score", scored[k].first}});
+  }
+  return nlohmann::json{{"model", request.value("model", "")},
+                        {"results", std::move(results)},
+                        {"usage", {{"total_tokens", 10}}}}
+      .dump();
 }
 
 }  // namespace llmix::testing

@@ -1,5 +1,6 @@
 // A loopback fake provider (real HTTP on 127.0.0.1, port 0) speaking one wire protocol:
-// OpenAI Chat Completions (default), Anthropic Messages or Gemini generateContent. Tests script: reply text, status, headers, delay, raw/malformed bodies. It records every
+// OpenAI Chat Completions (default, plus embeddings and rerank), Anthropic Messages or Gemini
+// generateContent (plus batchEmbedContents). Tests script: reply text, status, headers, delay, raw/malformed bodies. It records every
 // request it receives. Replies are taken from a FIFO script; when the script is empty the
 // default reply is used. Thread-safe.
 #pragma once
@@ -86,6 +87,17 @@ class FakeOpenAi {
   static std::string CompletionBody(const FakeReply& reply, const std::string& request_model);
   static std::string AnthropicBody(const FakeReply& reply, const std::string& request_model);
   static std::string GeminiBody(const FakeReply& reply, const std::string& request_model);
+
+  // Embeddings and rerank (answered on /v1/embeddings and /v1/rerank for kOpenAiChat, on
+  // models/{m}:batchEmbedContents for kGeminiGenerateContent). Every text gets the vector
+  // FakeEmbedding(text, dimensions): deterministic, `dimensions` from the request or
+  // kFakeEmbeddingDimensions. Rerank scores each document by the share of the query's
+  // characters it contains, best first.
+  static constexpr int kFakeEmbeddingDimensions = 4;
+  static std::vector<float> FakeEmbedding(const std::string& text, int dimensions);
+  static std::string EmbeddingsBody(const nlohmann::json& request, const FakeReply& reply);
+  static std::string GeminiEmbeddingsBody(const nlohmann::json& request);
+  static std::string RerankBody(const nlohmann::json& request);
 
  private:
   std::string SuccessBody(const FakeReply& reply, const std::string& model) const;
