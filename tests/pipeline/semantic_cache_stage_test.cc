@@ -227,7 +227,10 @@ TEST_F(SemanticCacheStageTest, ScopeIsThePresetAndTheRestOfTheConversation) {
                 .result.cache_tier,
             CacheTier::kNone);
   EXPECT_EQ(fake_.RequestCount(), 4u);
-  EXPECT_EQ(Run(kFranceToo).result.cache_tier, CacheTier::kSemantic);
+  // chat/other has chat/cold's config, so its reply is chat/cold's exact-key (L1) entry for
+  // this prompt: the exact key is checked first and wins over a semantic match.
+  EXPECT_EQ(Run(kFranceToo).result.cache_tier, CacheTier::kL1);
+  EXPECT_EQ(pod_.metrics.cache_hits.With({"semantic"}).value(), 0u);
 }
 
 TEST_F(SemanticCacheStageTest, TemperatureAboveTheCeilingOrUnsetIsNotSemanticallyCached) {
