@@ -122,11 +122,10 @@ std::optional<cache::SemanticMatch> SemanticLookup(PipelineState& state, CallCon
     state.metrics.semantic_embed_errors.Add();
     const std::string error = vectors.ok() ? std::string("not one finite non-zero vector")
                                            : std::string(vectors.status().message());
-    state.logger.Debug(
-        "semantic cache: embedding failed; the call goes on uncached",
-        {{"preset", std::string_view(ctx.preset_id)},
-         {"embedding_preset", std::string_view(settings.embedding_preset)},
-         {"error", std::string_view(error)}});
+    state.logger.Debug("semantic cache: embedding failed; the call goes on uncached",
+                       {{"preset", std::string_view(ctx.preset_id)},
+                        {"embedding_preset", std::string_view(settings.embedding_preset)},
+                        {"error", std::string_view(error)}});
     if (span != nullptr) span->SetAttribute("llmix.cache.semantic.embed_error", true);
     return std::nullopt;
   }

@@ -28,8 +28,8 @@ namespace llmix::pipeline {
 
 struct SemanticProbe {
   const registry::SemanticCacheSettings* settings = nullptr;  // into ctx.snapshot's preset
-  std::string scope;        // lowercase hex SHA-256
-  std::string text;         // what is embedded
+  std::string scope;                                          // lowercase hex SHA-256
+  std::string text;                                           // what is embedded
   absl::Duration ttl;       // `ttlSeconds`, else the preset's caching TTL
   std::vector<float> unit;  // the prompt's unit vector, once embedded (empty: not embedded)
 };

@@ -58,8 +58,8 @@ absl::Status ReadSemanticCacheSettings(const json& ns, const LlmConfig& primary,
   const size_t slash = settings.embedding_preset.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == settings.embedding_preset.size()) {
     return MakeError(ErrorKind::kInvalidConfig,
-                     absl::StrCat("semanticCache.embeddingPreset: expected \"module/preset\", got \"",
-                                  settings.embedding_preset, "\""));
+                     absl::StrCat("semanticCache.embeddingPreset: expected \"module/preset\", ",
+                                  "got \"", settings.embedding_preset, "\""));
   }
   const std::string strategy = primary.caching ? primary.caching->strategy : "";
   if (strategy.empty() || strategy == "disabled" || strategy == "native" ||

@@ -89,8 +89,8 @@ void SemanticIndex::RemoveLocked(Shard& s, std::list<Scope>::iterator scope,
 }
 
 std::optional<SemanticMatch> SemanticIndex::Lookup(std::string_view scope,
-                                                   const std::vector<float>& unit,
-                                                   float threshold, float* best) {
+                                                   const std::vector<float>& unit, float threshold,
+                                                   float* best) {
   if (best != nullptr) *best = -1;
   if (unit.empty()) return std::nullopt;
   Shard& s = ShardFor(scope);

@@ -223,9 +223,9 @@ TEST_F(SemanticCacheStageTest, ScopeIsThePresetAndTheRestOfTheConversation) {
                 .result.cache_tier,
             CacheTier::kNone);
   // Another seed is another request shape.
-  EXPECT_EQ(Run(kFranceToo, "chat/cold", CacheMode::kDefault, nullptr, {{"seed", 7}})
-                .result.cache_tier,
-            CacheTier::kNone);
+  EXPECT_EQ(
+      Run(kFranceToo, "chat/cold", CacheMode::kDefault, nullptr, {{"seed", 7}}).result.cache_tier,
+      CacheTier::kNone);
   EXPECT_EQ(fake_.RequestCount(), 4u);
   // chat/other has chat/cold's config, so its reply is chat/cold's exact-key (L1) entry for
   // this prompt: the exact key is checked first and wins over a semantic match.
@@ -254,8 +254,7 @@ TEST_F(SemanticCacheStageTest, TemperatureAboveTheCeilingOrUnsetIsNotSemanticall
 TEST_F(SemanticCacheStageTest, BypassAndRefreshNeitherEmbedNorReadTheSemanticCache) {
   ASSERT_TRUE(Run(kFrance).result.success);
   EXPECT_EQ(Run(kFranceToo, "chat/cold", CacheMode::kBypass).result.cache_tier, CacheTier::kNone);
-  EXPECT_EQ(Run(kFranceToo, "chat/cold", CacheMode::kRefresh).result.cache_tier,
-            CacheTier::kNone);
+  EXPECT_EQ(Run(kFranceToo, "chat/cold", CacheMode::kRefresh).result.cache_tier, CacheTier::kNone);
   EXPECT_EQ(embedder_.calls(), 1);
   EXPECT_EQ(fake_.RequestCount(), 3u);
 }
@@ -289,8 +288,8 @@ TEST_F(SemanticCacheStageTest, NoEmbedderOrNoTextSkipsSilently) {
                                 R"([{"role":"user","content":[{"type":"text","text":"c"},
       {"type":"image","image":"https://x/y.png"}]}])"))
                    .has_value());
-  EXPECT_FALSE(SemanticText(nlohmann::json::parse(R"([{"role":"system","content":"s"}])"))
-                   .has_value());
+  EXPECT_FALSE(
+      SemanticText(nlohmann::json::parse(R"([{"role":"system","content":"s"}])")).has_value());
 }
 
 TEST_F(SemanticCacheStageTest, FailuresAreNotInserted) {
