@@ -1,6 +1,7 @@
 #include "pipeline/cache_stage.h"
 
 #include "pipeline/cache/cache_policy.h"
+#include "pipeline/semantic_lookup.h"
 
 namespace llmix::pipeline {
 
@@ -44,7 +45,7 @@ void CacheStage::Run(CallContext& ctx, const Next& next, Done done) const {
     return;
   }
   if (strategy == cache::CacheStrategy::kMemory) l2 = nullptr;
-  const Lookup lookup{l1, l2, cache::CacheTtl(*ctx.config), ctx.stage_span};
+  const Lookup lookup{l1, l2, cache::CacheTtl(*ctx.config), ctx.stage_span, nullptr};
 
   if (ctx.input.cache_mode == CacheMode::kDefault) {
     if (std::optional<std::string> v = l1->Get(ctx.request_key); v.has_value()) {
@@ -86,7 +87,31 @@ void CacheStage::LookupL2(CallContext& ctx, const Next& next, const Lookup& look
   }
   state_.metrics.cache_misses.Add();
   if (lookup.span != nullptr) lookup.span->SetAttribute("llmix.cache.hit", false);
+  if (auto probe = PlanSemanticLookup(state_, ctx, lookup.ttl); probe != nullptr) {
+    Lookup semantic = lookup;
+    semantic.semantic = std::move(probe);
+    LookupSemantic(ctx, next, semantic, std::move(done));
+    return;
+  }
   Continue(ctx, next, lookup, std::move(done));
+}
+
+void CacheStage::LookupSemantic(CallContext& ctx, const Next& next, const Lookup& lookup,
+                                Done done) const {
+  // The embed call blocks: on a worker, like the Redis lookup.
+  ContinueOnWorker(ctx, [this, &ctx, next, lookup, done = std::move(done)](bool admitted) mutable {
+    if (!admitted) {
+      std::move(done)();  // refused: ctx.status says RESOURCE_EXHAUSTED
+      return;
+    }
+    if (auto match = SemanticLookup(state_, ctx, *lookup.semantic, lookup.l2, lookup.span)) {
+      Hit(ctx, lookup.span, std::move(match->text), CacheTier::kSemantic);
+      ctx.result.semantic_similarity = match->similarity;
+      std::move(done)();
+      return;
+    }
+    Continue(ctx, next, lookup, std::move(done));
+  });
 }
 
 void CacheStage::Continue(CallContext& ctx, const Next& next, const Lookup& lookup,
@@ -95,13 +120,14 @@ void CacheStage::Continue(CallContext& ctx, const Next& next, const Lookup& look
     next(ctx, std::move(done));
     return;
   }
-  next(ctx, [&ctx, lookup, done = std::move(done)]() mutable {
+  next(ctx, [this, &ctx, lookup, done = std::move(done)]() mutable {
     // Raw text (think extraction runs after this), successes without tool calls only. The L2
     // write is queued for Redis's background writer, so this never blocks.
     if (ctx.status.ok() && ctx.result.success && !ctx.result.error.has_value() &&
         ctx.result.tool_calls.empty() && ctx.result.cache_tier == CacheTier::kNone) {
       lookup.l1->Put(ctx.request_key, ctx.result.content, lookup.ttl);
       if (lookup.l2 != nullptr) lookup.l2->Put(ctx.request_key, ctx.result.content, lookup.ttl);
+      if (lookup.semantic != nullptr) SemanticInsert(state_, *lookup.semantic, ctx, lookup.l2);
     }
     std::move(done)();
   });

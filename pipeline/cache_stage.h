@@ -7,11 +7,15 @@
 // stage) in L1 and, fire-and-forget, L2 — only for successes without tool calls; failures are
 // never cached. CACHE_MODE_BYPASS neither reads nor writes. The strict `redis` strategy with no
 // REDIS_URL fails an inline-config call (presets are refused at load time). Redis trouble never
-// fails a call: L2 errors are misses.
+// fails a call: L2 errors are misses. Presets with `semanticCache` then try the semantic cache
+// (pipeline/semantic_lookup.h) before going upstream, and store there after a success.
 #pragma once
 
 #include "absl/time/time.h"
+#include <memory>
+
 #include "pipeline/pipeline_state.h"
+#include "pipeline/semantic_lookup.h"
 #include "pipeline/stage.h"
 
 namespace llmix::pipeline {
@@ -29,8 +33,11 @@ class CacheStage final : public Stage {
     cache::RedisL2* l2;  // null: no shared tier for this call
     absl::Duration ttl;
     Span* span;  // the cache stage's span
+    // Set after an exact-key miss of a semantic-cache preset (pipeline/semantic_lookup.h).
+    std::shared_ptr<SemanticProbe> semantic;
   };
   void LookupL2(CallContext& ctx, const Next& next, const Lookup& lookup, Done done) const;
+  void LookupSemantic(CallContext& ctx, const Next& next, const Lookup& lookup, Done done) const;
   // Runs the inner stages, then writes a cacheable result to both tiers.
   void Continue(CallContext& ctx, const Next& next, const Lookup& lookup, Done done) const;
 

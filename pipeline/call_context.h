@@ -27,10 +27,16 @@
 namespace llmix::pipeline {
 
 enum class CacheMode { kDefault, kBypass, kRefresh };
-enum class CacheTier { kNone, kL1, kL2 };
-// "l1", "l2", "none": the label of metrics, span attributes and the x-llmix-cache header.
+// kSemantic: the semantic cache (pipeline/semantic_lookup.h) served a response cached for a
+// similar prompt.
+enum class CacheTier { kNone, kL1, kL2, kSemantic };
+// "l1", "l2", "semantic", "none": the label of metrics, span attributes and the x-llmix-cache
+// header.
 constexpr std::string_view CacheTierName(CacheTier tier) {
-  return tier == CacheTier::kL1 ? "l1" : tier == CacheTier::kL2 ? "l2" : "none";
+  return tier == CacheTier::kL1         ? "l1"
+         : tier == CacheTier::kL2       ? "l2"
+         : tier == CacheTier::kSemantic ? "semantic"
+                                        : "none";
 }
 
 // A JSON task from the request (pipeline/json_stage.h): the reply must be JSON valid against
@@ -75,6 +81,8 @@ struct CallResult {
   std::string finish_reason;
   std::optional<CallError> error;
   CacheTier cache_tier = CacheTier::kNone;
+  // A semantic-cache hit: the cosine similarity of the prompt to the cached one.
+  std::optional<double> semantic_similarity;
   std::string config_revision;
   int attempts = 0;
   std::string trace_id;
@@ -129,6 +137,7 @@ struct CallContext {
     result.success = false;
     result.error.reset();
     result.cache_tier = CacheTier::kNone;
+    result.semantic_similarity.reset();
     outcome.reset();
     upstream.verdict = SequenceVerdict::kNone;
     upstream.follower = false;

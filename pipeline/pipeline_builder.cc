@@ -21,6 +21,10 @@ std::unique_ptr<Pipeline> BuildPipeline(PipelineState& state) {
     if (resilience.ok()) state.resilience = std::move(*resilience);
   }
   if (!state.routing) state.routing = std::make_shared<RoutingState>();
+  if (!state.semantic_index) {
+    state.semantic_index =
+        std::make_unique<cache::SemanticIndex>(state.clock, cache::SemanticIndexOptions{});
+  }
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(std::make_unique<ValidateStage>(state));
   stages.push_back(std::make_unique<ResolveStage>(state));

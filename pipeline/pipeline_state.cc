@@ -34,6 +34,22 @@ PipelineMetrics::PipelineMetrics(MetricRegistry& registry)
                                .With({})),
       cache_l2_writes(registry.AddCounter("llmix_cache_l2_writes_total", "L2 writes done.", {})
                           .With({})),
+      semantic_misses(registry.AddCounter("llmix_semantic_cache_misses_total",
+                                          "Semantic cache lookups that found no similar prompt.",
+                                          {})
+                          .With({})),
+      semantic_embed_errors(registry.AddCounter(
+                                "llmix_semantic_cache_embed_errors_total",
+                                "Prompt embeddings that failed (the call went on uncached).", {})
+                                .With({})),
+      semantic_skips(registry.AddCounter(
+          "llmix_semantic_cache_skips_total",
+          "Calls of semantic-cache presets not looked up, by reason: no_embedder, temperature, "
+          "no_text.",
+          {"reason"})),
+      semantic_inserts(registry.AddCounter("llmix_semantic_cache_inserts_total",
+                                           "Semantic cache entries stored.", {})
+                           .With({})),
       fallbacks(registry.AddCounter("llmix_fallbacks_total",
                                     "Calls that moved on to a preset's fallback target, by "
                                     "preset and target (1 = the first fallback).",

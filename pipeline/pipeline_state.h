@@ -17,6 +17,7 @@
 #include "pipeline/cache/l1_cache.h"
 #include "pipeline/budget_ledger.h"
 #include "pipeline/cache/redis_l2.h"
+#include "pipeline/cache/semantic_cache.h"
 #include "pipeline/cost_metrics.h"
 #include "pipeline/embedder.h"
 #include "pipeline/resilience_state.h"
@@ -53,6 +54,11 @@ struct PipelineMetrics {
   Gauge& cache_l2_up;              // 1 while Redis is reachable
   Counter& cache_l2_write_drops;   // L2 writes dropped (queue full or Redis down)
   Counter& cache_l2_writes;        // L2 writes done
+  // Semantic cache (pipeline/semantic_lookup.h); hits also count in cache_hits{semantic}.
+  Counter& semantic_misses;          // lookups (an embed call made) that found nothing
+  Counter& semantic_embed_errors;    // embed calls that failed (the call went on uncached)
+  CounterFamily& semantic_skips;     // {reason}: no_embedder | temperature | no_text
+  Counter& semantic_inserts;         // entries stored after an upstream success
   CounterFamily& fallbacks;        // {preset, target}: a call moved on to fallback target i
   CounterFamily& json_tasks;       // {preset, outcome}: valid | invalid | error
   CounterFamily& json_repairs;     // {preset}: repair calls made by JSON tasks
@@ -137,6 +143,8 @@ struct PipelineState {
   // Embeddings (pipeline/embedder.h), for the semantic cache; set by the server when the
   // embeddings service runs, null otherwise (semantic caching is then skipped).
   Embedder* embedder = nullptr;
+  // The semantic cache's in-memory index; BuildPipeline creates one when unset.
+  std::unique_ptr<cache::SemanticIndex> semantic_index = nullptr;
   // Prices and budgets (pipeline/call_cost.h, pipeline/budget_stage.h): the --pricing-file
   // table (before LLMix's), the budget accounts, and their metrics (null: not recorded).
   PriceTable price_overrides{};

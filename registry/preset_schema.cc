@@ -597,6 +597,18 @@ SchemaPtr RoutingSchema() {
   });
 }
 
+// `semanticCache` (README "Semantic cache").
+SchemaPtr SemanticCacheSchema() {
+  return Object({
+      {"embeddingPreset", Str(1)},
+      {"threshold", Opt(NumberOf({{Op::kGt, 0}, {Op::kLe, 1}}))},
+      {"maxTemperature", Opt(NumberOf({{Op::kGe, 0}, {Op::kLe, 2}}))},
+      {"maxEntries", Opt(NumberOf({{Op::kInt, 0}, {Op::kGt, 0}, {Op::kLe, 1000000}}))},
+      {"ttlSeconds", Opt(IntPositive())},
+      {"shared", Opt(Bool())},
+  });
+}
+
 // `modelMap` (README "Model tiers"): {<provider>: {<logical name>: <provider model>}}.
 class ModelMapSchema final : public Schema {
  public:
@@ -660,6 +672,7 @@ const Schema& SidecarNamespaceSchema() {
     s->shape.push_back({"json", Opt(json_task)});
     s->shape.push_back({"routing", Opt(RoutingSchema())});
     s->shape.push_back({"modelMap", Opt(std::make_shared<ModelMapSchema>())});
+    s->shape.push_back({"semanticCache", Opt(SemanticCacheSchema())});
     s->refine = BaseUrlRule;
     return new SchemaPtr(s);
   }();

@@ -47,6 +47,46 @@ absl::StatusOr<std::string> ResolveModelName(const json& ns, const std::string& 
                                 "\" has no modelMap entry for provider \"", provider, "\""));
 }
 
+// `semanticCache` (types and ranges checked by the namespace schema). The semantic cache sits
+// behind the exact-key cache, so the preset must consult the response cache.
+absl::Status ReadSemanticCacheSettings(const json& ns, const LlmConfig& primary,
+                                       SidecarSettings& out) {
+  auto sc = ns.find("semanticCache");
+  if (sc == ns.end() || !sc->is_object()) return absl::OkStatus();
+  SemanticCacheSettings settings;
+  settings.embedding_preset = sc->value("embeddingPreset", std::string());
+  const size_t slash = settings.embedding_preset.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == settings.embedding_preset.size()) {
+    return MakeError(ErrorKind::kInvalidConfig,
+                     absl::StrCat("semanticCache.embeddingPreset: expected \"module/preset\", ",
+                                  "got \"", settings.embedding_preset, "\""));
+  }
+  const std::string strategy = primary.caching ? primary.caching->strategy : "";
+  if (strategy.empty() || strategy == "disabled" || strategy == "native" ||
+      strategy == "gateway") {
+    return MakeError(ErrorKind::kInvalidConfig,
+                     "semanticCache: needs the preset's caching.strategy to be memory, redis or "
+                     "redis-or-memory (the semantic cache is looked up after the response cache)");
+  }
+  if (auto t = sc->find("threshold"); t != sc->end() && t->is_number()) {
+    settings.threshold = t->get<double>();
+  }
+  if (auto t = sc->find("maxTemperature"); t != sc->end() && t->is_number()) {
+    settings.max_temperature = t->get<double>();
+  }
+  if (auto n = sc->find("maxEntries"); n != sc->end() && n->is_number()) {
+    settings.max_entries = static_cast<size_t>(n->get<double>());
+  }
+  if (auto n = sc->find("ttlSeconds"); n != sc->end() && n->is_number()) {
+    settings.ttl = absl::Seconds(n->get<double>());
+  }
+  if (auto b = sc->find("shared"); b != sc->end() && b->is_boolean()) {
+    settings.shared = b->get<bool>();
+  }
+  out.semantic_cache = std::move(settings);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ResolveModelTier(const json& ns, std::string_view field, LlmConfig& config) {
@@ -67,6 +107,7 @@ absl::StatusOr<SidecarSettings> SidecarSettingsOf(const json& ns, const LlmConfi
   out.pricing = PricingOf(ns);
   out.budget = BudgetOf(ns);
   if (absl::Status st = ReadJsonTaskSettings(ns, out); !st.ok()) return st;
+  if (absl::Status st = ReadSemanticCacheSettings(ns, primary, out); !st.ok()) return st;
   if (auto routing = ns.find("routing"); routing != ns.end() && routing->is_object()) {
     out.routing = RoutingRuleOf(*routing);
   }

@@ -49,6 +49,19 @@ struct JsonTaskSettings {
   int max_repairs = 2;  // `json.maxRepairs`, 0..5
 };
 
+// `semanticCache` (README "Semantic cache"): after an exact-key miss, a cached response to a
+// prompt whose embedding is similar enough is served (pipeline/semantic_lookup.h).
+struct SemanticCacheSettings {
+  std::string embedding_preset;  // `embeddingPreset`: "module/preset" of an embeddings preset
+  double threshold = 0.95;       // `threshold`: cosine similarity, 0 < t <= 1
+  // `maxTemperature`: only calls whose effective temperature (the request's override, else
+  // the preset's; none counts as 1) is at most this are served or stored.
+  double max_temperature = 0.3;
+  size_t max_entries = 10000;  // `maxEntries`: per scope, least recently used evicted first
+  std::optional<absl::Duration> ttl;  // `ttlSeconds`; unset: the preset's caching TTL
+  bool shared = false;  // `shared`: entries also in Redis, so other pods find them
+};
+
 struct SidecarSettings {
   std::optional<std::string> base_url;  // `baseUrl`: overrides the provider's base URL
   // `fallback.targets`: tried in order when the preset's own target fails in a way another
@@ -64,6 +77,7 @@ struct SidecarSettings {
   // `routing`: backpressure per target (the preset's own and, unless they set their own,
   // its fallback targets); unset: no call is shed by priority.
   std::optional<RoutingRule> routing;
+  std::optional<SemanticCacheSettings> semantic_cache;  // `semanticCache`
 };
 
 // The RoutingRule of a schema-checked `routing` object.

@@ -232,6 +232,19 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> LoadRevision(const std::string& 
     preset->base_url = preset->sidecar.base_url;
     snapshot->presets[id] = std::move(preset);
   }
+  // A semantic cache embeds with another preset of the same revision: a dangling name fails
+  // the load here rather than every call at run time.
+  for (const auto& [id, preset] : snapshot->presets) {
+    const auto& sc = preset->sidecar.semantic_cache;
+    if (sc.has_value() && snapshot->Find(sc->embedding_preset) == nullptr) {
+      return MakeError(ErrorKind::kInvalidConfig,
+                       absl::StrCat("Invalid metadata.llmix-sidecar in ",
+                                    JoinPath(compiled, preset->source_path),
+                                    ": semanticCache.embeddingPreset: preset \"",
+                                    sc->embedding_preset, "\" is not in revision ",
+                                    pointer.revision));
+    }
+  }
   snapshot->loaded_at = clock.Wall();
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }

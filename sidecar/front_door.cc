@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/canonical_json.h"
 #include "common/js_json.h"
 #include "pipeline/budget_ledger.h"
@@ -126,6 +127,10 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     }
     res.set_header("x-llmix-trace-id", ctx.result.trace_id);
     res.set_header("x-llmix-cache", std::string(pipeline::CacheTierName(ctx.result.cache_tier)));
+    if (ctx.result.semantic_similarity.has_value()) {
+      res.set_header("x-llmix-semantic-similarity",
+                     absl::StrFormat("%.6f", *ctx.result.semantic_similarity));
+    }
     res.set_header("x-llmix-config-revision", ctx.result.config_revision);
     if (!ctx.result.provider.empty()) res.set_header("x-llmix-provider", ctx.result.provider);
     res.set_header("x-llmix-attempts", std::to_string(ctx.result.attempts));

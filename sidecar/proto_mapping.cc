@@ -214,8 +214,10 @@ void ToCallResponse(pipeline::CallResult&& r, v1::CallResponse* out) {
   switch (r.cache_tier) {
     case pipeline::CacheTier::kL1: out->set_cache_hit(v1::CACHE_TIER_L1); break;
     case pipeline::CacheTier::kL2: out->set_cache_hit(v1::CACHE_TIER_L2); break;
+    case pipeline::CacheTier::kSemantic: out->set_cache_hit(v1::CACHE_TIER_SEMANTIC); break;
     default: out->set_cache_hit(v1::CACHE_TIER_NONE); break;
   }
+  if (r.semantic_similarity.has_value()) out->set_semantic_similarity(*r.semantic_similarity);
   out->set_config_revision(ToValidUtf8(std::move(r.config_revision)));
   out->set_attempts(r.attempts);
   out->set_fallback_index(r.fallback_index);

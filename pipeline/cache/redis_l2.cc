@@ -395,17 +395,57 @@ bool RedisL2::Put(std::string key, std::string_view raw_text, absl::Duration ttl
   const int64_t ttl_s = std::max<int64_t>(1, std::llround(absl::ToDoubleSeconds(ttl)));
   if (ttl <= absl::ZeroDuration()) return false;
   const int64_t now_s = absl::ToUnixSeconds(clock_.Wall());
-  std::string value = EncodeL2Value(raw_text, now_s);
+  return Enqueue(PendingWrite{std::move(key), EncodeL2Value(raw_text, now_s), ttl_s});
+}
+
+bool RedisL2::ListPush(std::string key, std::string element, size_t max_len,
+                       absl::Duration ttl) {
+  const int64_t ttl_s = std::max<int64_t>(1, std::llround(absl::ToDoubleSeconds(ttl)));
+  if (ttl <= absl::ZeroDuration() || max_len == 0) return false;
+  return Enqueue(PendingWrite{std::move(key), std::move(element), ttl_s, max_len});
+}
+
+bool RedisL2::Enqueue(PendingWrite w) {
   {
     absl::MutexLock l(&mu_);
     if (up_ && !stop_ && writes_.size() < options_.write_queue) {
-      writes_.push_back(PendingWrite{std::move(key), std::move(value), ttl_s});
+      writes_.push_back(std::move(w));
       return true;
     }
     ++drops_;
   }
   if (metrics_.write_drops != nullptr) metrics_.write_drops->Add();
   return false;
+}
+
+std::optional<std::vector<std::string>> RedisL2::ListRange(const std::string& key,
+                                                           size_t max_items) {
+  if (max_items == 0) return std::vector<std::string>();
+  uint64_t generation = 0;
+  redisContext* c = AcquireContext(&generation);
+  if (c == nullptr) return std::nullopt;
+  auto* r = static_cast<redisReply*>(redisCommand(c, "LRANGE %b 0 %lld", key.data(), key.size(),
+                                                  static_cast<long long>(max_items) - 1));
+  if (r == nullptr) {
+    const std::string error = c->errstr;
+    ReleaseContext(c, generation, /*broken=*/true);
+    if (metrics_.get_errors != nullptr) metrics_.get_errors->Add();
+    MarkDown(absl::StrCat("LRANGE: ", error));
+    return std::nullopt;
+  }
+  std::optional<std::vector<std::string>> out;
+  if (r->type == REDIS_REPLY_ARRAY) {
+    out.emplace();
+    for (size_t i = 0; i < r->elements; ++i) {
+      const redisReply* e = r->element[i];
+      if (e != nullptr && e->type == REDIS_REPLY_STRING) out->emplace_back(e->str, e->len);
+    }
+  } else if (r->type == REDIS_REPLY_ERROR && metrics_.get_errors != nullptr) {
+    metrics_.get_errors->Add();  // e.g. WRONGTYPE
+  }
+  freeReplyObject(r);
+  ReleaseContext(c, generation, /*broken=*/false);
+  return out;
 }
 
 bool RedisL2::up() const {
@@ -463,11 +503,33 @@ void RedisL2::BackgroundLoop() {
         writing_ = true;
       }
     }
-    redisReply* r = w.has_value()
-                        ? static_cast<redisReply*>(redisCommand(
-                              writer_, "SETEX %b %lld %b", w->key.data(), w->key.size(),
-                              static_cast<long long>(w->ttl_s), w->value.data(), w->value.size()))
-                        : static_cast<redisReply*>(redisCommand(writer_, "PING"));
+    redisReply* r = nullptr;
+    if (!w.has_value()) {
+      r = static_cast<redisReply*>(redisCommand(writer_, "PING"));
+    } else if (w->list_max == 0) {
+      r = static_cast<redisReply*>(redisCommand(writer_, "SETEX %b %lld %b", w->key.data(),
+                                                w->key.size(), static_cast<long long>(w->ttl_s),
+                                                w->value.data(), w->value.size()));
+    } else {
+      // One round trip: MULTI/EXEC keeps the list bounded and its TTL fresh atomically.
+      redisAppendCommand(writer_, "MULTI");
+      redisAppendCommand(writer_, "LPUSH %b %b", w->key.data(), w->key.size(), w->value.data(),
+                         w->value.size());
+      redisAppendCommand(writer_, "LTRIM %b 0 %lld", w->key.data(), w->key.size(),
+                         static_cast<long long>(w->list_max) - 1);
+      redisAppendCommand(writer_, "EXPIRE %b %lld", w->key.data(), w->key.size(),
+                         static_cast<long long>(w->ttl_s));
+      redisAppendCommand(writer_, "EXEC");
+      for (int i = 0; i < 5; ++i) {
+        if (r != nullptr) freeReplyObject(r);
+        void* reply = nullptr;
+        if (redisGetReply(writer_, &reply) != REDIS_OK) {
+          r = nullptr;
+          break;
+        }
+        r = static_cast<redisReply*>(reply);
+      }
+    }
     const std::string error =
         r == nullptr ? std::string(writer_->errstr)
                      : (r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "");

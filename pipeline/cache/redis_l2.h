@@ -99,6 +99,12 @@ class RedisL2 {
   // Queues `SETEX key ttl EncodeL2Value(raw_text, now)`; false when dropped (down, queue full).
   bool Put(std::string key, std::string_view raw_text, absl::Duration ttl);
 
+  // For the semantic cache's shared entries (pipeline/cache/semantic_cache.h): LRANGE key 0
+  // max_items-1 on a pooled context, like Get (nullopt on an error, a timeout, or while down),
+  // and a queued LPUSH key element + LTRIM to max_len + EXPIRE ttl (dropped like Put).
+  std::optional<std::vector<std::string>> ListRange(const std::string& key, size_t max_items);
+  bool ListPush(std::string key, std::string element, size_t max_len, absl::Duration ttl);
+
   bool up() const;
   uint64_t write_drops() const;
   // Waits until the write queue is empty and no write is in flight (for tests and shutdown).
@@ -109,7 +115,9 @@ class RedisL2 {
     std::string key;
     std::string value;
     int64_t ttl_s;
+    size_t list_max = 0;  // > 0: a ListPush (LPUSH + LTRIM + EXPIRE), else SETEX
   };
+  bool Enqueue(PendingWrite w);
   RedisL2(RedisL2Options options, RedisEndpoint endpoint, const Clock& clock, Logger& logger,
           RedisL2Metrics metrics);
 

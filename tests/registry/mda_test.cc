@@ -433,5 +433,77 @@ TEST(MdaPreset, ModelMapErrorsNameTheField) {
   }
 }
 
+constexpr char kSemanticPreset[] =
+    "---\n"
+    "name: p\n"
+    "description: D\n"
+    "metadata:\n"
+    "  snoai-llmix:\n"
+    "    common:\n"
+    "      provider: openai\n"
+    "      model: gpt-4o\n"
+    "      temperature: 0\n"
+    "    caching:\n"
+    "      strategy: memory\n"
+    "  llmix-sidecar:\n"
+    "    semanticCache:\n"
+    "      embeddingPreset: emb/small\n"
+    "      threshold: 0.9\n"
+    "---\n";
+
+TEST(MdaPreset, SemanticCacheSettingsAndTheirDefaults) {
+  auto p = LoadMdaPresetText(kSemanticPreset, "/r/p.mda");
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->sidecar.semantic_cache.has_value());
+  const SemanticCacheSettings& sc = *p->sidecar.semantic_cache;
+  EXPECT_EQ(sc.embedding_preset, "emb/small");
+  EXPECT_DOUBLE_EQ(sc.threshold, 0.9);
+  EXPECT_DOUBLE_EQ(sc.max_temperature, 0.3);
+  EXPECT_EQ(sc.max_entries, 10000u);
+  EXPECT_FALSE(sc.ttl.has_value());
+  EXPECT_FALSE(sc.shared);
+
+  auto all = LoadMdaPresetText(
+      Replaced(kSemanticPreset, "      threshold: 0.9\n",
+               "      threshold: 1\n      maxTemperature: 0.5\n      maxEntries: 20\n"
+               "      ttlSeconds: 90\n      shared: true\n"),
+      "/r/p.mda");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_DOUBLE_EQ(all->sidecar.semantic_cache->threshold, 1.0);
+  EXPECT_DOUBLE_EQ(all->sidecar.semantic_cache->max_temperature, 0.5);
+  EXPECT_EQ(all->sidecar.semantic_cache->max_entries, 20u);
+  EXPECT_EQ(all->sidecar.semantic_cache->ttl, absl::Seconds(90));
+  EXPECT_TRUE(all->sidecar.semantic_cache->shared);
+}
+
+TEST(MdaPreset, SemanticCacheErrorsNameTheField) {
+  for (const auto& [from, to, expected] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"threshold: 0.9", "threshold: 0", "metadata.llmix-sidecar.semanticCache.threshold: "},
+           {"threshold: 0.9", "threshold: 1.5",
+            "metadata.llmix-sidecar.semanticCache.threshold: "},
+           {"threshold: 0.9", "threshold: 0.9\n      maxEntries: 0",
+            "metadata.llmix-sidecar.semanticCache.maxEntries: "},
+           {"threshold: 0.9", "threshold: 0.9\n      maxTemperature: -1",
+            "metadata.llmix-sidecar.semanticCache.maxTemperature: "},
+           {"threshold: 0.9", "threshold: 0.9\n      shared: yes please",
+            "metadata.llmix-sidecar.semanticCache.shared: "},
+           {"threshold: 0.9", "threshold: 0.9\n      thresold: 0.8",
+            "metadata.llmix-sidecar.semanticCache"},
+           {"      embeddingPreset: emb/small\n", "",
+            "metadata.llmix-sidecar.semanticCache.embeddingPreset: "},
+           {"embeddingPreset: emb/small", "embeddingPreset: small",
+            "semanticCache.embeddingPreset: expected \"module/preset\", got \"small\""},
+           {"strategy: memory", "strategy: disabled",
+            "semanticCache: needs the preset's caching.strategy to be memory, redis or "
+            "redis-or-memory"},
+       }) {
+    auto bad = LoadMdaPresetText(Replaced(kSemanticPreset, from, to), "/r/p.mda");
+    ASSERT_FALSE(bad.ok()) << to;
+    EXPECT_EQ(ErrorTypeName(bad.status()).value_or(""), "InvalidConfigError");
+    EXPECT_TRUE(absl::StrContains(bad.status().message(), expected)) << bad.status();
+  }
+}
+
 }  // namespace
 }  // namespace llmix::registry

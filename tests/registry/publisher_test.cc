@@ -93,6 +93,27 @@ TEST_F(PublisherTest, ModelMapIsResolvedWhenTheSnapshotIsLoaded) {
   EXPECT_EQ(tiered->sidecar.fallback[0].config.raw["model"], "claude-sonnet-4-5");
 }
 
+TEST_F(PublisherTest, SemanticCacheEmbeddingPresetMustBeInTheRevision) {
+  const std::string sc =
+      "    caching: {strategy: memory}\n"
+      "  llmix-sidecar:\n    semanticCache: {embeddingPreset: emb/small}\n";
+  root_.Write("source/m/chat.mda", PresetText("gpt-4o", sc));
+  // Activation loads the revision first, so a dangling name is refused at publish.
+  auto dangling = Publish();
+  ASSERT_FALSE(dangling.ok());
+  EXPECT_TRUE(absl::StrContains(dangling.status().message(),
+                                "semanticCache.embeddingPreset: preset \"emb/small\" is not in "
+                                "revision"))
+      << dangling.status();
+
+  root_.Write("source/emb/small.mda", PresetText("text-embedding-3-small"));
+  auto published = Publish();
+  ASSERT_TRUE(published.ok()) << published.status();
+  auto snapshot = Load();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ((*snapshot)->Find("m/chat")->sidecar.semantic_cache->embedding_preset, "emb/small");
+}
+
 TEST_F(PublisherTest, IdempotentWhenNothingChanged) {
   root_.Write("source/m/p.mda", PresetText("a"));
   auto first = Publish();
