@@ -97,7 +97,8 @@ TEST(ChatRequestToCallInput, BadFieldsAreNamed) {
       {"response_format", "json", "response_format"},
       {"model", 3, "model"},
       {"n", 2, "n"},
-      {"stream", true, "stream"},
+      {"stream", "yes", "stream"},
+      {"stream_options", json{{"include_usage", 1}}, "stream_options.include_usage"},
   };
   for (const Case& c : cases) {
     json body = Base();
