@@ -32,6 +32,8 @@ struct ProviderRequest {
   std::string traceparent;     // W3C header for the upstream request, or empty
   // Added to the upstream request (e.g. Helicone-Auth); never logged.
   std::vector<std::pair<std::string, std::string>> extra_headers;
+  // SendStream: the longest silence between two reads of the streamed body.
+  absl::Duration stream_idle_timeout = absl::Seconds(60);
 };
 
 struct Usage {
@@ -70,10 +72,28 @@ struct ProviderOutcome {
   bool ok() const { return !error.has_value(); }
 };
 
+struct StreamEvent;        // adapters/stream_parser.h
+class StreamCancellation;  // adapters/http_transport.h
+
+// Receives a streamed answer's normalized events in order, on the thread running SendStream;
+// returning false cancels the stream (the upstream connection is closed).
+class StreamEventSink {
+ public:
+  virtual ~StreamEventSink() = default;
+  virtual bool OnEvent(const StreamEvent& event) = 0;
+};
+
 class Adapter {
  public:
   virtual ~Adapter() = default;
   virtual ProviderOutcome Send(const ProviderRequest& request) = 0;
+  // Send with a streamed answer: every event goes to `sink` as it is parsed, and the returned
+  // outcome holds the whole answer (content with its <think> blocks, reasoning, tool calls,
+  // usage) as Send would have returned it, or the error that ended the stream. `cancel` (may
+  // be null) ends the exchange from another thread. The default sends the request unary and
+  // replays the answer as events (adapters without a streaming protocol, the dummy upstream).
+  virtual ProviderOutcome SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                                     StreamCancellation* cancel);
 };
 
 }  // namespace llmix::adapters

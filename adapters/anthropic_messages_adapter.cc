@@ -256,4 +256,20 @@ ProviderOutcome AnthropicMessagesAdapter::Send(const ProviderRequest& request) {
                   std::move(*body), &ParseResponse);
 }
 
+ProviderOutcome AnthropicMessagesAdapter::SendStream(const ProviderRequest& request,
+                                                     StreamEventSink& sink,
+                                                     StreamCancellation* cancel) {
+  std::vector<std::string> unknown;
+  auto body = BuildBody(request, &unknown);
+  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
+  warner_.Warn(request.provider, unknown);
+  (*body)["stream"] = true;
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!request.api_key.empty()) headers.emplace_back("x-api-key", request.api_key);
+  headers.emplace_back("anthropic-version", kApiVersion);
+  return ExchangeStream(transport_, request, WireProtocol::kAnthropicMessages,
+                        JoinUrl(request.base_url, "/messages"), std::move(headers),
+                        std::move(*body), sink, cancel);
+}
+
 }  // namespace llmix::adapters

@@ -19,6 +19,9 @@ class AnthropicMessagesAdapter final : public Adapter {
   AnthropicMessagesAdapter(HttpTransport& transport, UnknownOptionWarner& warner)
       : transport_(transport), warner_(warner) {}
   ProviderOutcome Send(const ProviderRequest& request) override;
+  // The same request with the protocol's streaming answer (adapters/wire_common.h).
+  ProviderOutcome SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                             StreamCancellation* cancel) override;
 
   static constexpr int64_t kDefaultMaxTokens = 4096;
   static constexpr const char* kApiVersion = "2023-06-01";

@@ -19,9 +19,8 @@ Dispatcher::Dispatcher(DispatcherOptions options)
 
 Dispatcher::~Dispatcher() = default;
 
-ProviderOutcome Dispatcher::Send(const ProviderRequest& request) {
-  if (options_.dummy_upstream) return dummy_->Send(request);
-  const ProviderInfo* info = FindProvider(request.provider);
+std::optional<ProviderRequest> Dispatcher::Routed(const ProviderRequest& request,
+                                                  const ProviderInfo* info) const {
   if (!options_.helicone.api_key.empty() && info != nullptr &&
       (request.provider == "openai" || request.provider == "anthropic") &&
       request.base_url == info->default_base_url) {
@@ -29,9 +28,36 @@ ProviderOutcome Dispatcher::Send(const ProviderRequest& request) {
     routed.base_url = request.provider == "openai" ? options_.helicone.openai_base_url
                                                    : options_.helicone.anthropic_base_url;
     routed.extra_headers.emplace_back("Helicone-Auth", "Bearer " + options_.helicone.api_key);
-    return SendWith(info->protocol, routed);
+    return routed;
   }
+  return std::nullopt;
+}
+
+ProviderOutcome Dispatcher::Send(const ProviderRequest& request) {
+  if (options_.dummy_upstream) return dummy_->Send(request);
+  const ProviderInfo* info = FindProvider(request.provider);
+  if (auto routed = Routed(request, info)) return SendWith(info->protocol, *routed);
   return SendWith(info != nullptr ? info->protocol : WireProtocol::kOpenAiChat, request);
+}
+
+ProviderOutcome Dispatcher::SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                                       StreamCancellation* cancel) {
+  // The dummy upstream answers unary; its answer is replayed as a stream.
+  if (options_.dummy_upstream) return dummy_->SendStream(request, sink, cancel);
+  const ProviderInfo* info = FindProvider(request.provider);
+  if (auto routed = Routed(request, info)) {
+    return AdapterFor(info->protocol).SendStream(*routed, sink, cancel);
+  }
+  return AdapterFor(info != nullptr ? info->protocol : WireProtocol::kOpenAiChat)
+      .SendStream(request, sink, cancel);
+}
+
+Adapter& Dispatcher::AdapterFor(WireProtocol protocol) {
+  switch (protocol) {
+    case WireProtocol::kAnthropicMessages: return *anthropic_;
+    case WireProtocol::kGeminiGenerateContent: return *gemini_;
+    default: return *openai_chat_;
+  }
 }
 
 ProviderOutcome Dispatcher::SendWith(WireProtocol protocol, const ProviderRequest& request) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "adapters/adapter.h"
 #include "adapters/http_transport.h"
@@ -35,12 +36,18 @@ class Dispatcher final : public Adapter {
 
   // Sends with the adapter for `request.provider`'s protocol.
   ProviderOutcome Send(const ProviderRequest& request) override;
+  ProviderOutcome SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                             StreamCancellation* cancel) override;
   bool dummy_upstream() const { return options_.dummy_upstream; }
 
  private:
   // Unknown provider names (inline configs) speak OpenAI's protocol, like any
   // OpenAI-compatible base URL.
   ProviderOutcome SendWith(WireProtocol protocol, const ProviderRequest& request);
+  Adapter& AdapterFor(WireProtocol protocol);
+  // The request as Helicone routing changes it, or null when it goes as given.
+  std::optional<ProviderRequest> Routed(const ProviderRequest& request,
+                                        const ProviderInfo* info) const;
 
   DispatcherOptions options_;
   std::unique_ptr<HttpTransport> transport_;

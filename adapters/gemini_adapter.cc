@@ -250,4 +250,20 @@ ProviderOutcome GeminiAdapter::Send(const ProviderRequest& request) {
   return Exchange(transport_, request, Url(request), std::move(headers), std::move(*body), &ParseResponse);
 }
 
+ProviderOutcome GeminiAdapter::SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                                          StreamCancellation* cancel) {
+  std::vector<std::string> unknown;
+  auto body = BuildBody(request, &unknown);
+  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
+  warner_.Warn(request.provider, unknown);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!request.api_key.empty()) headers.emplace_back("x-goog-api-key", request.api_key);
+  std::string model = request.model;
+  if (absl::StartsWith(model, "models/")) model = model.substr(7);
+  return ExchangeStream(
+      transport_, request, WireProtocol::kGeminiGenerateContent,
+      JoinUrl(request.base_url, absl::StrCat("/models/", model, ":streamGenerateContent?alt=sse")),
+      std::move(headers), std::move(*body), sink, cancel);
+}
+
 }  // namespace llmix::adapters

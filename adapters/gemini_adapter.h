@@ -19,6 +19,9 @@ class GeminiAdapter final : public Adapter {
   GeminiAdapter(HttpTransport& transport, UnknownOptionWarner& warner)
       : transport_(transport), warner_(warner) {}
   ProviderOutcome Send(const ProviderRequest& request) override;
+  // The same request with the protocol's streaming answer (adapters/wire_common.h).
+  ProviderOutcome SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                             StreamCancellation* cancel) override;
 
   // Exposed for tests and fuzzing.
   static absl::StatusOr<nlohmann::json> BuildBody(const ProviderRequest& request,

@@ -210,11 +210,9 @@ bool OpenAiChatAdapter::ParseResponse(std::string_view text, ProviderResponse* o
   return true;
 }
 
-ProviderOutcome OpenAiChatAdapter::Send(const ProviderRequest& request) {
-  std::vector<std::string> unknown;
-  auto body = BuildBody(request, &unknown);
-  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
-  warner_.Warn(request.provider, unknown);
+namespace {
+
+std::vector<std::pair<std::string, std::string>> AuthHeaders(const ProviderRequest& request) {
   std::vector<std::pair<std::string, std::string>> headers;
   if (request.provider == "sno-gpu") {
     // LLMix gives the AI SDK the placeholder key "not-used" and sends the real one in the
@@ -227,8 +225,33 @@ ProviderOutcome OpenAiChatAdapter::Send(const ProviderRequest& request) {
   } else if (!request.api_key.empty()) {
     headers.emplace_back("Authorization", "Bearer " + request.api_key);
   }
+  return headers;
+}
+
+}  // namespace
+
+ProviderOutcome OpenAiChatAdapter::SendStream(const ProviderRequest& request,
+                                              StreamEventSink& sink,
+                                              StreamCancellation* cancel) {
+  std::vector<std::string> unknown;
+  auto body = BuildBody(request, &unknown);
+  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
+  warner_.Warn(request.provider, unknown);
+  (*body)["stream"] = true;
+  // Without it OpenAI sends no usage in a stream (the last chunk carries it, no choices).
+  (*body)["stream_options"] = {{"include_usage", true}};
+  return ExchangeStream(transport_, request, WireProtocol::kOpenAiChat,
+                        JoinUrl(request.base_url, "/chat/completions"), AuthHeaders(request),
+                        std::move(*body), sink, cancel);
+}
+
+ProviderOutcome OpenAiChatAdapter::Send(const ProviderRequest& request) {
+  std::vector<std::string> unknown;
+  auto body = BuildBody(request, &unknown);
+  if (!body.ok()) return InvalidRequest(request, std::string(body.status().message()));
+  warner_.Warn(request.provider, unknown);
   ProviderOutcome out = Exchange(transport_, request, JoinUrl(request.base_url, "/chat/completions"),
-                                 std::move(headers), std::move(*body), &ParseResponse);
+                                 AuthHeaders(request), std::move(*body), &ParseResponse);
   if ((request.provider == "sno-gpu" || IsOpenRouter(request.provider)) && out.ok() &&
       out.response.content.empty() && out.response.reasoning_content &&
       !out.response.reasoning_content->empty()) {

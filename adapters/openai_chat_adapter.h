@@ -15,6 +15,9 @@ class OpenAiChatAdapter final : public Adapter {
   OpenAiChatAdapter(HttpTransport& transport, UnknownOptionWarner& warner)
       : transport_(transport), warner_(warner) {}
   ProviderOutcome Send(const ProviderRequest& request) override;
+  // The same request with the protocol's streaming answer (adapters/wire_common.h).
+  ProviderOutcome SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                             StreamCancellation* cancel) override;
 
   // Exposed for tests: the JSON body sent upstream, and the parse of a 2xx body.
   // System messages are joined into one leading system message (CONTRACT §10); an error

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "adapters/stream_parser.h"
 #include "common/logging.h"
 
 namespace llmix::adapters {
@@ -335,6 +336,130 @@ ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& reques
     return out;
   }
   if (out.response.model.empty()) out.response.model = request.model;
+  return out;
+}
+
+ProviderOutcome ExchangeStream(HttpTransport& transport, const ProviderRequest& request,
+                               WireProtocol protocol, std::string url,
+                               std::vector<std::pair<std::string, std::string>> headers,
+                               json body, StreamEventSink& sink, StreamCancellation* cancel) {
+  ProviderOutcome out;
+  HttpRequest http;
+  http.url = std::move(url);
+  http.timeout = request.timeout;
+  http.idle_timeout = request.stream_idle_timeout;
+  WholeNumbersAsIntegers(body);
+  http.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  http.headers = std::move(headers);
+  http.headers.emplace_back("Accept", "text/event-stream");
+  if (!request.traceparent.empty()) http.headers.emplace_back("traceparent", request.traceparent);
+  for (const auto& h : request.extra_headers) http.headers.push_back(h);
+
+  std::unique_ptr<StreamParser> parser = MakeStreamParser(protocol, request.provider);
+  std::vector<StreamEvent> events;
+  absl::Status parse_status;
+  std::optional<CallError> stream_error;
+  bool sink_stopped = false;
+  std::string reasoning;
+  bool has_reasoning = false;
+  ProviderResponse& resp = out.response;
+  // Folds one event into the answer and forwards it; false stops reading.
+  auto take = [&](const StreamEvent& e) {
+    switch (e.kind) {
+      case StreamEventKind::kModel: resp.model = e.text; break;
+      case StreamEventKind::kThinking:
+        reasoning += e.text;
+        has_reasoning = true;
+        break;
+      case StreamEventKind::kContent: resp.content += e.text; break;
+      case StreamEventKind::kToolCall: {
+        const size_t i = static_cast<size_t>(std::max(0, e.tool_call.index));
+        if (i >= 128) break;  // a bound on what a provider can make us allocate
+        if (resp.tool_calls.size() <= i) resp.tool_calls.resize(i + 1);
+        ToolCall& t = resp.tool_calls[i];
+        if (!e.tool_call.id.empty()) t.id = e.tool_call.id;
+        if (!e.tool_call.name.empty()) t.name = e.tool_call.name;
+        t.arguments += e.tool_call.arguments;
+        break;
+      }
+      case StreamEventKind::kFinish: resp.finish_reason = e.text; break;
+      case StreamEventKind::kUsage: resp.usage = e.usage; break;
+      case StreamEventKind::kError: stream_error = e.error; return false;
+    }
+    if (!sink.OnEvent(e)) {
+      sink_stopped = true;
+      return false;
+    }
+    return true;
+  };
+  StreamHandlers handlers;
+  handlers.on_body = [&](std::string_view bytes) {
+    events.clear();
+    parse_status = parser->Feed(bytes, &events);
+    for (const StreamEvent& e : events) {
+      if (!take(e)) return false;
+    }
+    return parse_status.ok();
+  };
+  HttpResponse r = transport.PostStream(http, handlers, cancel);
+  out.http_status = r.status;
+  out.headers = std::move(r.headers);
+  auto fail = [&](CallError e) {
+    e.message = Redact(std::move(e.message), request.api_key);
+    e.provider_error_type = Redact(std::move(e.provider_error_type), request.api_key);
+    if (e.http_status == 0 && r.status >= 200 && r.status <= 299) e.http_status = r.status;
+    out.error = std::move(e);
+    return out;
+  };
+  if (stream_error) return fail(*stream_error);
+  if (r.status >= 200 && r.status <= 299 && !parse_status.ok()) {
+    return fail(StreamFailure(request.provider, parse_status));
+  }
+  if (r.failure == TransportFailure::kCancelled && sink_stopped) {
+    CallError e;
+    e.code = CallErrorCode::kUpstreamUnreachable;
+    e.provider = request.provider;
+    e.message = absl::StrCat(request.provider, " stream cancelled by the caller");
+    return fail(std::move(e));
+  }
+  if (r.failure != TransportFailure::kNone || r.status < 200 || r.status > 299) {
+    out.network_error = r.failure != TransportFailure::kNone;
+    return fail(ErrorFromHttp(request.provider, r));
+  }
+  events.clear();
+  parse_status = parser->Finish(&events);
+  for (const StreamEvent& e : events) take(e);
+  if (stream_error) return fail(*stream_error);
+  if (!parse_status.ok()) {
+    out.network_error = parse_status.code() == absl::StatusCode::kUnavailable;
+    return fail(StreamFailure(request.provider, parse_status));
+  }
+  if (has_reasoning) resp.reasoning_content = std::move(reasoning);
+  if (resp.model.empty()) resp.model = request.model;
+  return out;
+}
+
+ProviderOutcome Adapter::SendStream(const ProviderRequest& request, StreamEventSink& sink,
+                                    StreamCancellation*) {
+  ProviderOutcome out = Send(request);
+  if (!out.ok()) return out;
+  const ProviderResponse& r = out.response;
+  auto emit = [&](StreamEventKind kind, std::string text) {
+    StreamEvent e;
+    e.kind = kind;
+    e.text = std::move(text);
+    return sink.OnEvent(e);
+  };
+  if (!emit(StreamEventKind::kModel, r.model)) return out;
+  if (r.reasoning_content && !emit(StreamEventKind::kThinking, *r.reasoning_content)) return out;
+  if (!r.content.empty() && !emit(StreamEventKind::kContent, r.content)) return out;
+  for (size_t i = 0; i < r.tool_calls.size(); ++i) {
+    StreamEvent e;
+    e.kind = StreamEventKind::kToolCall;
+    e.tool_call = {static_cast<int>(i), r.tool_calls[i].id, r.tool_calls[i].name,
+                   r.tool_calls[i].arguments};
+    if (!sink.OnEvent(e)) return out;
+  }
   return out;
 }
 

@@ -92,6 +92,19 @@ ProviderOutcome Exchange(HttpTransport& transport, const ProviderRequest& reques
                          std::string url, std::vector<std::pair<std::string, std::string>> headers,
                          nlohmann::json body, const ResponseParser& parse);
 
+// Exchange for a streamed answer: POSTs `body` (the protocol's streaming request) and parses
+// the SSE body with MakeStreamParser(protocol) as it arrives, handing each event to `sink`
+// and collecting the whole answer into the outcome (content, reasoning, tool calls by index,
+// finish reason, usage, model). A non-2xx answer is the usual structured error; a stream cut,
+// malformed or stalled (no bytes for request.stream_idle_timeout, or past request.timeout)
+// ends with StreamFailure / UPSTREAM_TIMEOUT; an in-stream provider error is that error.
+// Errors are redacted as in Exchange.
+ProviderOutcome ExchangeStream(HttpTransport& transport, const ProviderRequest& request,
+                               WireProtocol protocol, std::string url,
+                               std::vector<std::pair<std::string, std::string>> headers,
+                               nlohmann::json body, StreamEventSink& sink,
+                               StreamCancellation* cancel);
+
 // A local error (bad request shape for this protocol) as an outcome: INVALID_REQUEST, not
 // retryable, no HTTP exchange made.
 ProviderOutcome InvalidRequest(const ProviderRequest& request, std::string message);

@@ -281,3 +281,11 @@ if [[ $SKIP != *" callgrind "* ]]; then
     echo '```'
   fi
 fi
+
+# Time to first byte of a streamed call (build/bench/stream_ttfb): sidecar CallStream vs the
+# streaming fake directly, sequential, one connection.
+if [[ $SKIP != *" stream "* ]] && [ -x "$BUILD_DIR/bench/stream_ttfb" ]; then
+  echo
+  echo "### Streaming: time to first byte"
+  "$BUILD_DIR/bench/stream_ttfb" "${BENCH_STREAM_CALLS:-500}"
+fi

@@ -109,7 +109,8 @@ class WorkerHandoff {
   }
 };
 
-struct TargetWait;  // pipeline/routing_stage.h
+struct TargetWait;      // pipeline/routing_stage.h
+class CallStreamSink;  // pipeline/call_stream.h
 
 struct CallContext {
   CallInput input;
@@ -164,6 +165,12 @@ struct CallContext {
   std::shared_ptr<TargetWait> target_wait;
   // Set when the caller went away; stages stop starting new work.
   std::atomic<bool> cancelled{false};
+
+  // A streamed call: where the answer's deltas go (null for unary calls; owned by the
+  // transport). `stream_started` is set by dispatch once a delta went to the caller: from then
+  // on the answer cannot be retried or served by another target.
+  CallStreamSink* stream = nullptr;
+  bool stream_started = false;
 
   // Non-OK ends the call with that gRPC-level status (INVALID_ARGUMENT, NOT_FOUND, ...);
   // OK means `result` is the answer (which may itself be a failure, success = false).

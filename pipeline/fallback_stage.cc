@@ -79,8 +79,9 @@ void FallbackStage::Attempt(std::shared_ptr<Chain> chain) const {
 void FallbackStage::AfterAttempt(std::shared_ptr<Chain> chain) const {
   CallContext& ctx = *chain->ctx;
   const bool time_left = ctx.deadline - state_.clock.Monotonic() > absl::ZeroDuration();
-  const bool can_move_on =
-      time_left && !ctx.cancelled.load() && chain->position + 1 < chain->order.size();
+  // A streamed answer that already reached the caller cannot be served again by another target.
+  const bool can_move_on = time_left && !ctx.cancelled.load() && !ctx.stream_started &&
+                           chain->position + 1 < chain->order.size();
   if (IsRerouteStatus(ctx.status)) {  // the target is busy and routing says "fallback"
     RecordReroute(state_, ctx, can_move_on, &ctx.status);
     chain->rerouted = chain->rerouted || can_move_on;

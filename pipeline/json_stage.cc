@@ -73,6 +73,12 @@ bool JsonStage::Skip(const CallContext& ctx) const {
 }
 
 void JsonStage::Run(CallContext& ctx, const Next& next, Done done) const {
+  if (ctx.stream != nullptr) {
+    // The reply is checked (and maybe repaired) as a whole: nothing could be streamed.
+    ctx.status = absl::InvalidArgumentError("json_task: not supported with CallStream");
+    std::move(done)();
+    return;
+  }
   std::optional<registry::JsonTaskSettings> settings;
   if (ctx.input.json_task.has_value()) {
     absl::StatusOr<registry::JsonTaskSettings> task = RequestTask(*ctx.input.json_task);

@@ -29,6 +29,9 @@ struct RoutingState;  // pipeline/routing_stage.h
 
 struct PipelineOptions {
   absl::Duration default_timeout = absl::Seconds(60);  // when neither caller nor preset sets one
+  // Streamed calls: the longest silence of the provider's stream before it is an
+  // UPSTREAM_TIMEOUT (the call's deadline bounds the whole stream as well).
+  absl::Duration stream_idle_timeout = absl::Seconds(60);
   size_t max_messages = 1024;
   size_t max_request_bytes = 4 << 20;
   // Put prompts and completions on the call span (gen_ai.prompt / gen_ai.completion). Off by

@@ -94,7 +94,8 @@ void RetryStage::AfterAttempt(std::shared_ptr<Loop> loop) const {
   }
   const std::optional<double> delay_ms = loop->policy.NextRetryDelayMs(
       loop->attempt, error.retryable, retry_after, now, state_.resilience->Random());
-  if (!delay_ms.has_value() || ctx.cancelled.load()) {
+  // A streamed answer that already reached the caller cannot be started over.
+  if (!delay_ms.has_value() || ctx.cancelled.load() || ctx.stream_started) {
     Finish(std::move(loop));
     return;
   }

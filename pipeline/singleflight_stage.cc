@@ -45,7 +45,8 @@ bool LeaderGaveUp(const CallContext& ctx) {
 
 void SingleflightStage::Run(CallContext& ctx, const Next& next, Done done) const {
   std::string key = ctx.input.singleflight_key.value_or(ctx.request_key);
-  if (!state_.resilience->options().singleflight || key.empty()) {
+  // A stream's deltas go to one caller only: streams never join or lead a flight.
+  if (!state_.resilience->options().singleflight || key.empty() || ctx.stream != nullptr) {
     next(ctx, std::move(done));
     return;
   }

@@ -50,6 +50,109 @@ class OnDemandTaskQueue final : public httplib::TaskQueue {
   WorkerPool pool_;
 };
 
+// The answer of a finished call (or its error, with the status codes of the unary path).
+void RespondUnary(const pipeline::CallContext& ctx, const std::string& model,
+                  httplib::Response& res) {
+  SetCallHeaders(ctx, res);  // x-llmix-* and retry-after, as /v1/messages sends them
+  if (!ctx.status.ok()) {
+    SendError(res, ErrorFromStatus(ctx.status));
+    return;
+  }
+  if (!ctx.result.success) {
+    CallError fallback;
+    fallback.code = CallErrorCode::kInternal;
+    fallback.message = "call failed without an error";
+    const CallError& error = ctx.result.error ? *ctx.result.error : fallback;
+    SendError(res, ErrorFromCallError(error));
+    return;
+  }
+  const int64_t created = absl::ToUnixSeconds(absl::Now());
+  SendJson(res, 200, ChatCompletionFromResult(ctx.result, model, created));
+}
+
+// A `stream: true` call in flight: the context outlives the handler (the content provider
+// runs after it returned, on the same HTTP thread) and the stream is read from there.
+struct StreamingChat {
+  pipeline::CallContext ctx;
+  std::unique_ptr<LlmixService::Stream> stream;
+  std::optional<ChunkQueue::Item> first;  // read by the handler to pick JSON error vs SSE
+  std::string id;
+  std::string model;
+  int64_t created = 0;
+  bool include_usage = false;
+  bool role_sent = false;
+};
+
+void WriteEvent(httplib::DataSink& sink, const json& data) {
+  std::string event = absl::StrCat(
+      "data: ", data.dump(-1, ' ', false, json::error_handler_t::replace), "\n\n");
+  sink.write(event.data(), event.size());
+}
+
+// Writes one chunk of the call as OpenAI SSE; true when it was the last.
+bool WriteChunk(StreamingChat& s, const v1::CallStreamChunk& chunk, httplib::DataSink& sink) {
+  auto delta_event = [&](json delta) {
+    if (!s.role_sent) {
+      delta["role"] = "assistant";
+      s.role_sent = true;
+    }
+    WriteEvent(sink, ChatCompletionChunk(s.id, s.model, s.created,
+                                         ChatChunkChoice(std::move(delta), nullptr)));
+  };
+  switch (chunk.chunk_case()) {
+    case v1::CallStreamChunk::kContentDelta:
+      delta_event({{"content", chunk.content_delta()}});
+      return false;
+    case v1::CallStreamChunk::kThinkingDelta:
+      // DeepSeek's field for reasoning text; OpenAI clients ignore it.
+      delta_event({{"reasoning_content", chunk.thinking_delta()}});
+      return false;
+    case v1::CallStreamChunk::kToolCallDelta: {
+      const v1::ToolCallDelta& t = chunk.tool_call_delta();
+      json call = {{"index", t.index()}};
+      if (!t.id().empty()) call["id"] = t.id();
+      if (!t.id().empty() || !t.name().empty()) call["type"] = "function";
+      json fn = {{"arguments", t.arguments_delta()}};
+      if (!t.name().empty()) fn["name"] = t.name();
+      call["function"] = std::move(fn);
+      delta_event({{"tool_calls", json::array({std::move(call)})}});
+      return false;
+    }
+    case v1::CallStreamChunk::kFinal:
+      break;
+    default:
+      return false;
+  }
+  const v1::CallResponse& r = chunk.final();
+  if (!r.success()) {
+    // The stream broke after the first delta: OpenAI's in-stream error object, no [DONE].
+    CallError error;
+    error.code = static_cast<CallErrorCode>(r.error().code());
+    error.message = r.error().message();
+    WriteEvent(sink, ErrorBody(ErrorFromCallError(error)));
+    return true;
+  }
+  if (!s.role_sent) delta_event({{"content", ""}});
+  std::string finish = r.finish_reason();
+  if (finish.empty()) finish = r.tool_calls().empty() ? "stop" : "tool_calls";
+  WriteEvent(sink, ChatCompletionChunk(s.id, s.model, s.created,
+                                       ChatChunkChoice(json::object(), finish)));
+  if (s.include_usage) {
+    adapters::Usage u;
+    u.input_tokens = r.usage().input_tokens();
+    u.output_tokens = r.usage().output_tokens();
+    u.total_tokens = r.usage().total_tokens();
+    if (r.usage().has_cached_input_tokens()) u.cached_input_tokens = r.usage().cached_input_tokens();
+    if (r.usage().has_reasoning_tokens()) u.reasoning_tokens = r.usage().reasoning_tokens();
+    json usage_chunk = ChatCompletionChunk(s.id, s.model, s.created, json::array());
+    usage_chunk["usage"] = ChatUsageJson(u);
+    WriteEvent(sink, usage_chunk);
+  }
+  static constexpr std::string_view kDone = "data: [DONE]\n\n";
+  sink.write(kDone.data(), kDone.size());
+  return true;
+}
+
 }  // namespace
 
 FrontDoor::FrontDoor(LlmixService& service, pipeline::PipelineState& state, const BearerAuth& auth,
@@ -116,6 +219,10 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
     }
     if (req.has_header("x-llmix-tenant")) input->tenant = req.get_header_value("x-llmix-tenant");
     const std::string model = (*body)["model"].get<std::string>();
+    if (ChatStreamOptions so = *ChatStreamRequested(*body); so.stream) {
+      ServeStream(req, res, *std::move(input), model, so.include_usage);
+      return;
+    }
     pipeline::CallContext ctx;
     ctx.input = *std::move(input);
     if (req.has_header("traceparent")) {
@@ -125,47 +232,7 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
       SendError(res, ErrorFromStatus(st));
       return;
     }
-    res.set_header("x-llmix-trace-id", ctx.result.trace_id);
-    res.set_header("x-llmix-cache", std::string(pipeline::CacheTierName(ctx.result.cache_tier)));
-    if (ctx.result.semantic_similarity.has_value()) {
-      res.set_header("x-llmix-semantic-similarity",
-                     absl::StrFormat("%.6f", *ctx.result.semantic_similarity));
-    }
-    res.set_header("x-llmix-config-revision", ctx.result.config_revision);
-    if (!ctx.result.provider.empty()) res.set_header("x-llmix-provider", ctx.result.provider);
-    res.set_header("x-llmix-attempts", std::to_string(ctx.result.attempts));
-    if (ctx.result.fallback_index != 0) {
-      res.set_header("x-llmix-fallback-index", std::to_string(ctx.result.fallback_index));
-    }
-    if (ctx.result.cost.has_value()) {
-      res.set_header("x-llmix-cost-usd", JsNumberToString(ctx.result.cost->total_usd));
-    }
-    if (ctx.input.json_task.has_value()) {
-      res.set_header("x-llmix-json-repairs", std::to_string(ctx.result.json_repairs));
-    }
-    if (!ctx.status.ok()) {
-      if (auto seconds = pipeline::BudgetResetSeconds(ctx.status)) {
-        res.set_header("retry-after", std::to_string(*seconds));
-      } else if (ctx.status.code() == absl::StatusCode::kResourceExhausted) {
-        // Shed or queue full: come back shortly.
-        res.set_header("retry-after", "1");
-      }
-      SendError(res, ErrorFromStatus(ctx.status));
-      return;
-    }
-    if (!ctx.result.success) {
-      CallError fallback;
-      fallback.code = CallErrorCode::kInternal;
-      fallback.message = "call failed without an error";
-      const CallError& error = ctx.result.error ? *ctx.result.error : fallback;
-      if (error.retry_after_ms) {
-        res.set_header("retry-after", std::to_string((*error.retry_after_ms + 999) / 1000));
-      }
-      SendError(res, ErrorFromCallError(error));
-      return;
-    }
-    const int64_t created = absl::ToUnixSeconds(absl::Now());
-    SendJson(res, 200, ChatCompletionFromResult(ctx.result, model, created));
+    RespondUnary(ctx, model, res);
   });
   RegisterEmbeddingsRoutes(*server_, service_);  // POST /v1/embeddings, POST /v1/rerank
   server_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
@@ -182,6 +249,55 @@ absl::StatusOr<std::string> FrontDoor::Start(const std::string& address) {
                     absl::StrCat("HTTP ", res.status)});
   });
   return ListenInBackground(*server_, address, "--http-listen", &thread_);
+}
+
+void FrontDoor::ServeStream(const httplib::Request& req, httplib::Response& res,
+                            pipeline::CallInput input, const std::string& model,
+                            bool include_usage) {
+  auto s = std::make_shared<StreamingChat>();
+  s->ctx.input = std::move(input);
+  if (req.has_header("traceparent")) {
+    s->ctx.input.parent = SpanContext::FromTraceparent(req.get_header_value("traceparent"));
+  }
+  auto stream = service_.StartStream(s->ctx, "POST /v1/chat/completions");
+  if (!stream.ok()) {
+    SendError(res, ErrorFromStatus(stream.status()));
+    return;
+  }
+  s->stream = *std::move(stream);
+  // Errors before the first byte are answered as the unary path answers them.
+  ChunkQueue::Item first;
+  s->stream->Next(&first);
+  if (first.final && (!first.status.ok() || !first.chunk.final().success())) {
+    s->stream.reset();  // waits until the pipeline let go of the context
+    RespondUnary(s->ctx, model, res);
+    return;
+  }
+  s->first = std::move(first);
+  s->model = model;
+  s->include_usage = include_usage;
+  s->created = absl::ToUnixSeconds(absl::Now());
+  s->id = "chatcmpl-" + s->ctx.result.trace_id;  // set before the pipeline started
+  res.set_header("x-llmix-trace-id", s->ctx.result.trace_id);
+  res.set_header("cache-control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [s](size_t, httplib::DataSink& sink) {
+        ChunkQueue::Item item;
+        if (s->first) {
+          item = *std::move(s->first);
+          s->first.reset();
+        } else if (!s->stream->Next(&item)) {
+          return false;
+        }
+        if (WriteChunk(*s, item.chunk, sink)) {
+          sink.done();
+          return true;
+        }
+        // A client that went away cancels the call (the upstream request is closed).
+        return sink.is_writable();
+      },
+      [s](bool) { s->stream.reset(); });
 }
 
 void FrontDoor::Stop() {

@@ -14,7 +14,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace llmix::sidecar {
 
@@ -33,6 +35,10 @@ class FrontDoor {
   void Stop();
 
  private:
+  // `stream: true`: the call's chunks as OpenAI SSE (errors before the first byte as JSON).
+  void ServeStream(const httplib::Request& req, httplib::Response& res,
+                   pipeline::CallInput input, const std::string& model, bool include_usage);
+
   LlmixService& service_;
   pipeline::PipelineState& state_;
   const BearerAuth& auth_;

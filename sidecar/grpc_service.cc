@@ -65,7 +65,22 @@ ServiceMetrics::ServiceMetrics(MetricRegistry& registry)
                          .With({})),
       config_last_reload_ok(registry.AddGauge("llmix_config_last_reload_success",
                                               "1 when the last registry reload succeeded.", {})
-                                .With({})) {}
+                                .With({})),
+      stream_ttft(registry
+                      .AddHistogram("llmix_stream_time_to_first_token_seconds",
+                                    "Streamed calls: from the request to the first delta sent.",
+                                    {}, {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+                      .With({})),
+      stream_tokens_per_s(
+          registry
+              .AddHistogram("llmix_stream_tokens_per_second",
+                            "Streamed calls: output tokens per second after the first delta.",
+                            {}, {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000})
+              .With({})),
+      streams_aborted(registry.AddCounter(
+          "llmix_streams_aborted_total",
+          "Streamed calls that ended with an error after the first delta, by reason.",
+          {"reason"})) {}
 
 LlmixService::LlmixService(pipeline::PipelineState& state, const pipeline::Pipeline& pipeline,
                            WorkerPool& pool, ServiceMetrics& metrics,
@@ -158,12 +173,15 @@ grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* contex
 
 void LlmixService::Execute(pipeline::CallContext& ctx, const std::string& span_name,
                            std::chrono::steady_clock::time_point started,
-                           absl::AnyInvocable<void(pipeline::CallContext&) &&> finish) {
+                           absl::AnyInvocable<void(pipeline::CallContext&) &&> finish,
+                           absl::AnyInvocable<void(pipeline::CallContext&) &&> before_end) {
   ctx.span = state_.tracer.StartSpan(span_name, &ctx.input.parent, SpanKind::kServer);
   SetTransportAttributes(*ctx.span, span_name);
   ctx.span->SetAttribute("llmix.priority", std::string(PriorityName(ctx.input.priority)));
   ctx.result.trace_id = ctx.span->context().TraceIdHex();
-  auto complete = [this, &ctx, started, finish = std::move(finish)]() mutable {
+  auto complete = [this, &ctx, started, finish = std::move(finish),
+                   before_end = std::move(before_end)]() mutable {
+    if (before_end) std::move(before_end)(ctx);
     pipeline::RecordCallTelemetry(
         state_, ctx,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

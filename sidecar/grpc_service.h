@@ -16,6 +16,8 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/synchronization/notification.h"
 #include "absl/synchronization/mutex.h"
 #include "llmix/sidecar/v1/sidecar.grpc.pb.h"
 #include "pipeline/pipeline.h"
@@ -23,6 +25,7 @@
 #include "sidecar/auth.h"
 #include "sidecar/batch_service.h"
 #include "sidecar/embed_service.h"
+#include "sidecar/chunk_queue.h"
 #include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
@@ -55,6 +58,10 @@ struct ServiceMetrics {
   CounterFamily& config_reloads;  // {result}: ok | error
   Gauge& config_presets;
   Gauge& config_last_reload_ok;
+  // Streamed calls (CallStream, front-door SSE).
+  Histogram& stream_ttft;           // call start -> first delta sent, seconds
+  Histogram& stream_tokens_per_s;   // output tokens / (first delta -> end)
+  CounterFamily& streams_aborted;   // {reason}: cancelled | slow_client | upstream_error | ...
 };
 
 class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
@@ -70,6 +77,10 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   grpc::ServerWriteReactor<::llmix::sidecar::v1::BatchCallResult>* BatchCall(
       grpc::CallbackServerContext* context,
       const ::llmix::sidecar::v1::BatchCallRequest* request) override;
+  // Call with the answer streamed (sidecar/call_stream.cc): deltas, then one `final`.
+  grpc::ServerWriteReactor<::llmix::sidecar::v1::CallStreamChunk>* CallStream(
+      grpc::CallbackServerContext* context,
+      const ::llmix::sidecar::v1::CallRequest* request) override;
   grpc::ServerUnaryReactor* GetConfigInfo(
       grpc::CallbackServerContext* context,
       const ::llmix::sidecar::v1::GetConfigInfoRequest* request,
@@ -108,6 +119,47 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   // calling thread. Non-OK (UNAVAILABLE) when refused while draining; otherwise `ctx.status`
   // (RESOURCE_EXHAUSTED when the worker queue was full) / `ctx.result` hold the outcome.
   absl::Status RunAndWait(pipeline::CallContext& ctx, const std::string& span_name);
+
+  // A streamed call started by StartStream; its chunks are read on the caller's thread.
+  // Destroying it before the final chunk was read cancels the call (the upstream request is
+  // closed) and waits until the pipeline let go of the context. Not thread-safe except Cancel.
+  class Stream {
+   public:
+    ~Stream();
+    // Waits for the next item: a delta, then a closing `final` chunk (item.final), or, as the
+    // only item, a gRPC-level error before any chunk (item.status non-OK, item.final). False
+    // once the final item was returned.
+    bool Next(ChunkQueue::Item* item);
+    // Cancels the call (thread-safe); Next still ends with a final item.
+    void Cancel();
+
+    struct Job;  // sidecar/call_stream.cc
+
+   private:
+    friend class LlmixService;
+    explicit Stream(LlmixService& service, std::shared_ptr<Job> job)
+        : service_(service), job_(std::move(job)) {}
+    LlmixService& service_;
+    std::shared_ptr<Job> job_;
+    bool finished_ = false;
+  };
+
+  // The path of CallStream for other front ends: starts `ctx` (input filled, as for
+  // RunAndWait) as a streamed call and returns at once (the stages before the first one that
+  // needs a worker have run on the calling thread). UNAVAILABLE while draining. `ctx` must
+  // outlive the returned Stream. The pipeline's worker hands chunks over through a bounded
+  // queue (ChunkQueueLimits): a reader that stops reading for its stall timeout cancels the
+  // call rather than holding the worker.
+  absl::StatusOr<std::unique_ptr<Stream>> StartStream(pipeline::CallContext& ctx,
+                                                      const std::string& span_name);
+  // StartStream, then every chunk to `on_chunk` ON THE CALLING THREAD, in order, the final one
+  // included; returning false cancels the call (closes the upstream request) and RunStream
+  // returns once the pipeline finished. Blocks like RunAndWait. Non-OK (and no chunk) when the
+  // call was refused (draining) or ended with a gRPC-level error before any chunk
+  // (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, ...; also in `ctx.status`).
+  absl::Status RunStream(
+      pipeline::CallContext& ctx, const std::string& span_name,
+      absl::FunctionRef<bool(const ::llmix::sidecar::v1::CallStreamChunk&)> on_chunk);
 
   // Calls must carry `authorization: Bearer <token>` metadata when `auth` is enabled
   // (UNAUTHENTICATED otherwise). `auth` must outlive the service.
@@ -164,12 +216,23 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
 
   // Starts the span, runs the pipeline and records the call metrics; `finish` runs with the
   // finished context (from whichever thread completes it), before the span ends.
+  // `before_end` (may be null) runs first, before the call metrics and the span end.
   void Execute(pipeline::CallContext& ctx, const std::string& span_name,
                std::chrono::steady_clock::time_point started,
-               absl::AnyInvocable<void(pipeline::CallContext&) &&> finish);
+               absl::AnyInvocable<void(pipeline::CallContext&) &&> finish,
+               absl::AnyInvocable<void(pipeline::CallContext&) &&> before_end = nullptr);
+  // Queues a finished streamed call's closing items (replay, final) and records its stream
+  // metrics and span attributes.
+  void CloseStream(pipeline::CallContext& ctx, ChunkQueue& queue,
+                   std::chrono::steady_clock::time_point started);
 
   class CallReactor;
   class BatchReactor;
+  class StreamReactor;
+  // Runs ctx (a Stream::Job's) through the pipeline as a streamed call; `finished` runs after
+  // the final item was queued and the span ended.
+  void ExecuteStream(std::shared_ptr<Stream::Job> job, const std::string& span_name,
+                     absl::AnyInvocable<void() &&> finished);
   // Runs `rpc` (a batch RPC, given its deadline) on a worker and finishes with its status.
   grpc::ServerUnaryReactor* RunBatchRpc(grpc::CallbackServerContext* context,
                                         absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc);

@@ -2,7 +2,11 @@
 
 #include <httplib.h>
 
+#include <memory>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/canonical_json.h"
 #include "common/js_json.h"
 #include "pipeline/budget_ledger.h"
@@ -38,13 +42,6 @@ absl::StatusOr<MessagesRequest> ParseRequest(const httplib::Request& req) {
   }
   auto request = MessagesRequestToCallInput(*body);
   if (!request.ok()) return request.status();
-  if (request->stream) {
-    // The encoder (AnthropicStreamEncoder) is ready; the route waits for the streaming call
-    // path (LlmixService::RunStream).
-    return absl::InvalidArgumentError(
-        "stream: not supported yet by the llmix-sidecar /v1/messages route; send \"stream\": "
-        "false");
-  }
   pipeline::CallInput& in = request->input;
   if (absl::Status st = ApplyLlmixHeaders(req.get_header_value("x-llmix-cache-mode"),
                                           req.get_header_value("x-llmix-timeout-ms"), &in);
@@ -64,21 +61,12 @@ absl::StatusOr<MessagesRequest> ParseRequest(const httplib::Request& req) {
   return request;
 }
 
-void HandleMessages(LlmixService& service, const httplib::Request& req, httplib::Response& res) {
-  auto request = ParseRequest(req);
-  if (!request.ok()) {
-    SendError(res, request.status());
-    return;
-  }
-  pipeline::CallContext ctx;
-  ctx.input = std::move(request->input);
-  if (absl::Status st = service.RunAndWait(ctx, "POST /v1/messages"); !st.ok()) {
-    SendError(res, st);
-    return;
-  }
+// The answer of a finished call (or its error), with its headers and transcoding notes.
+void RespondMessage(const pipeline::CallContext& ctx, MessagesRequest& request,
+                    httplib::Response& res) {
   SetCallHeaders(ctx, res);
-  TranscodingNotes& notes = request->notes;
-  ProviderNotes(*request, ctx.result.provider, &notes);
+  TranscodingNotes& notes = request.notes;
+  ProviderNotes(request, ctx.result.provider, &notes);
   if (!ctx.status.ok()) {
     SendError(res, ctx.status);
   } else if (!ctx.result.success) {
@@ -91,12 +79,88 @@ void HandleMessages(LlmixService& service, const httplib::Request& req, httplib:
     const std::string id =
         "msg_" + (ctx.result.trace_id.empty() ? std::to_string(absl::ToUnixMicros(absl::Now()))
                                               : ctx.result.trace_id);
-    json message = MessageFromResult(ctx.result, request->model, id, &notes);
+    json message = MessageFromResult(ctx.result, request.model, id, &notes);
     res.status = 200;
     res.set_content(message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
                     "application/json");
   }
   if (!notes.empty()) res.set_header("x-llmix-transcoding-notes", notes.Header());
+}
+
+// A `stream: true` call in flight; outlives the handler (httplib runs the content provider
+// after it returned, on the same HTTP thread).
+struct StreamingMessages {
+  pipeline::CallContext ctx;
+  std::unique_ptr<LlmixService::Stream> stream;
+  std::optional<ChunkQueue::Item> first;
+  std::optional<AnthropicStreamEncoder> encoder;
+};
+
+// Anthropic's SSE events (AnthropicStreamEncoder) over LlmixService::StartStream, as the chat
+// route streams OpenAI chunks: an error before the first byte is a normal JSON error; the
+// request-side transcoding notes are a header (provider-side ones are not known before the
+// call ends, so a streamed answer cannot carry them).
+void ServeMessagesStream(LlmixService& service, MessagesRequest request,
+                         httplib::Response& res) {
+  auto s = std::make_shared<StreamingMessages>();
+  s->ctx.input = std::move(request.input);
+  auto stream = service.StartStream(s->ctx, "POST /v1/messages");
+  if (!stream.ok()) {
+    SendError(res, stream.status());
+    return;
+  }
+  s->stream = *std::move(stream);
+  ChunkQueue::Item first;
+  s->stream->Next(&first);
+  if (first.final && (!first.status.ok() || !first.chunk.final().success())) {
+    s->stream.reset();  // waits until the pipeline let go of the context
+    RespondMessage(s->ctx, request, res);
+    return;
+  }
+  s->first = std::move(first);
+  s->encoder.emplace("msg_" + s->ctx.result.trace_id, request.model);
+  res.set_header("x-llmix-trace-id", s->ctx.result.trace_id);
+  res.set_header("cache-control", "no-cache");
+  if (!request.notes.empty()) res.set_header("x-llmix-transcoding-notes", request.notes.Header());
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [s](size_t, httplib::DataSink& sink) {
+        ChunkQueue::Item item;
+        if (s->first) {
+          item = *std::move(s->first);
+          s->first.reset();
+        } else if (!s->stream->Next(&item)) {
+          return false;
+        }
+        const std::string events = s->encoder->Encode(item.chunk);
+        if (!events.empty()) sink.write(events.data(), events.size());
+        if (s->encoder->done()) {
+          sink.done();
+          return true;
+        }
+        // A client that went away cancels the call (the upstream request is closed).
+        return sink.is_writable();
+      },
+      [s](bool) { s->stream.reset(); });
+}
+
+void HandleMessages(LlmixService& service, const httplib::Request& req, httplib::Response& res) {
+  auto request = ParseRequest(req);
+  if (!request.ok()) {
+    SendError(res, request.status());
+    return;
+  }
+  if (request->stream) {
+    ServeMessagesStream(service, *std::move(request), res);
+    return;
+  }
+  pipeline::CallContext ctx;
+  ctx.input = std::move(request->input);
+  if (absl::Status st = service.RunAndWait(ctx, "POST /v1/messages"); !st.ok()) {
+    SendError(res, st);
+    return;
+  }
+  RespondMessage(ctx, *request, res);
 }
 
 }  // namespace
@@ -105,6 +169,9 @@ void SetCallHeaders(const pipeline::CallContext& ctx, httplib::Response& res) {
   const pipeline::CallResult& r = ctx.result;
   res.set_header("x-llmix-trace-id", r.trace_id);
   res.set_header("x-llmix-cache", std::string(pipeline::CacheTierName(r.cache_tier)));
+  if (r.semantic_similarity.has_value()) {
+    res.set_header("x-llmix-semantic-similarity", absl::StrFormat("%.6f", *r.semantic_similarity));
+  }
   res.set_header("x-llmix-config-revision", r.config_revision);
   if (!r.provider.empty()) res.set_header("x-llmix-provider", r.provider);
   res.set_header("x-llmix-attempts", std::to_string(r.attempts));

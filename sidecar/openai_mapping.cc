@@ -178,11 +178,7 @@ std::string ParamOf(const std::string& message) {
 
 absl::StatusOr<pipeline::CallInput> ChatRequestToCallInput(const json& body) {
   if (!body.is_object()) return Invalid("body", "expected a JSON object");
-  if (body.contains("stream") && body["stream"].is_boolean() && body["stream"].get<bool>()) {
-    return Invalid("stream",
-                   "streaming is not supported yet by the llmix-sidecar front door; send "
-                   "\"stream\": false");
-  }
+  if (auto st = ChatStreamRequested(body); !st.ok()) return st.status();
   if (body.contains("n") && !body["n"].is_null() &&
       !(body["n"].is_number() && body["n"].get<double>() == 1)) {
     return Invalid("n", "only n = 1 is supported");
@@ -229,6 +225,53 @@ absl::Status MapRequestModel(const json& body, pipeline::CallInput* out) {
   return MapModel(body, out);
 }
 
+absl::StatusOr<ChatStreamOptions> ChatStreamRequested(const json& body) {
+  ChatStreamOptions o;
+  if (!body.is_object()) return o;
+  if (auto s = body.find("stream"); s != body.end() && !s->is_null()) {
+    if (!s->is_boolean()) return Invalid("stream", "expected a boolean");
+    o.stream = s->get<bool>();
+  }
+  if (auto so = body.find("stream_options"); so != body.end() && !so->is_null()) {
+    if (!so->is_object()) return Invalid("stream_options", "expected an object");
+    if (auto u = so->find("include_usage"); u != so->end() && !u->is_null()) {
+      if (!u->is_boolean()) return Invalid("stream_options.include_usage", "expected a boolean");
+      o.include_usage = u->get<bool>();
+    }
+  }
+  return o;
+}
+
+json ChatUsageJson(const adapters::Usage& u) {
+  json usage = {{"prompt_tokens", u.input_tokens},
+                {"completion_tokens", u.output_tokens},
+                {"total_tokens", u.total_tokens}};
+  if (u.cached_input_tokens) {
+    usage["prompt_tokens_details"] = {{"cached_tokens", *u.cached_input_tokens}};
+  }
+  if (u.reasoning_tokens) {
+    usage["completion_tokens_details"] = {{"reasoning_tokens", *u.reasoning_tokens}};
+  }
+  return usage;
+}
+
+json ChatCompletionChunk(const std::string& id, const std::string& model, int64_t created,
+                         json choices) {
+  return json{{"id", id},
+              {"object", "chat.completion.chunk"},
+              {"created", created},
+              {"model", model},
+              {"system_fingerprint", nullptr},
+              {"choices", std::move(choices)}};
+}
+
+json ChatChunkChoice(json delta, json finish_reason) {
+  return json::array({json{{"index", 0},
+                           {"delta", std::move(delta)},
+                           {"logprobs", nullptr},
+                           {"finish_reason", std::move(finish_reason)}}});
+}
+
 json ChatCompletionFromResult(const pipeline::CallResult& r, const std::string& model,
                               int64_t created) {
   json message = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}};
@@ -245,15 +288,7 @@ json ChatCompletionFromResult(const pipeline::CallResult& r, const std::string& 
   }
   std::string finish = r.finish_reason;
   if (finish.empty()) finish = r.tool_calls.empty() ? "stop" : "tool_calls";
-  json usage = {{"prompt_tokens", r.usage.input_tokens},
-                {"completion_tokens", r.usage.output_tokens},
-                {"total_tokens", r.usage.total_tokens}};
-  if (r.usage.cached_input_tokens) {
-    usage["prompt_tokens_details"] = {{"cached_tokens", *r.usage.cached_input_tokens}};
-  }
-  if (r.usage.reasoning_tokens) {
-    usage["completion_tokens_details"] = {{"reasoning_tokens", *r.usage.reasoning_tokens}};
-  }
+  json usage = ChatUsageJson(r.usage);
   return json{{"id", "chatcmpl-" + (r.trace_id.empty() ? std::to_string(created) : r.trace_id)},
               {"object", "chat.completion"},
               {"created", created},

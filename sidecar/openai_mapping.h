@@ -25,13 +25,29 @@ struct OpenAiError {
 // The request body of POST /v1/chat/completions -> pipeline input. `model` is a preset
 // ("module/preset") or a raw provider model ("provider:model"). Honoured: messages,
 // temperature, top_p, max_tokens / max_completion_tokens, presence_penalty, frequency_penalty,
-// seed, stop, tools, tool_choice, response_format. Errors name the field; `stream: true` and
-// n > 1 are refused (INVALID_ARGUMENT); an unknown provider is NOT_FOUND.
+// seed, stop, tools, tool_choice, response_format. Errors name the field; n > 1 is refused
+// (INVALID_ARGUMENT); an unknown provider is NOT_FOUND. `stream` is read by
+// ChatStreamRequested.
 absl::StatusOr<pipeline::CallInput> ChatRequestToCallInput(const nlohmann::json& body);
 
 // The body's `model` ("module/preset" or "provider:model") -> `out->preset` or
 // `out->config_json`, with ChatRequestToCallInput's errors (for /v1/embeddings and /v1/rerank).
 absl::Status MapRequestModel(const nlohmann::json& body, pipeline::CallInput* out);
+
+// `stream` and `stream_options.include_usage` of a chat request (both default false); a value
+// of the wrong type is INVALID_ARGUMENT naming the field.
+struct ChatStreamOptions {
+  bool stream = false;
+  bool include_usage = false;
+};
+absl::StatusOr<ChatStreamOptions> ChatStreamRequested(const nlohmann::json& body);
+
+// Pieces of a streamed answer (`stream: true`): one `chat.completion.chunk` object with
+// `choices` (ChatChunkChoice, or [] for the usage chunk), and OpenAI's `usage` object.
+nlohmann::json ChatCompletionChunk(const std::string& id, const std::string& model,
+                                   int64_t created, nlohmann::json choices);
+nlohmann::json ChatChunkChoice(nlohmann::json delta, nlohmann::json finish_reason);
+nlohmann::json ChatUsageJson(const adapters::Usage& usage);
 
 // The front door's own request headers: `x-llmix-cache-mode` (default | bypass | refresh) and
 // `x-llmix-timeout-ms` (a positive integer: the call's deadline, as a gRPC deadline would be).

@@ -32,6 +32,7 @@ struct ServeOptions {
   int max_messages = 1024;
   int max_response_bytes = 16 << 20;
   int connect_timeout_ms = 5000;
+  int stream_idle_timeout_ms = 60000;  // streamed calls: longest upstream silence
   std::string ca_file;
   bool allow_link_local_upstreams = false;  // SSRF guard off (README "Providers")
   std::string log_level = "info";

@@ -144,6 +144,7 @@ absl::Status Sidecar::Start() {
 
   pipeline::PipelineOptions popts;
   popts.default_timeout = absl::Milliseconds(options_.default_timeout_ms);
+  popts.stream_idle_timeout = absl::Milliseconds(options_.stream_idle_timeout_ms);
   popts.max_messages = options_.max_messages;
   popts.max_request_bytes = options_.max_request_bytes;
   popts.trace_content =

@@ -63,10 +63,30 @@ const scenarios = {
       return true;
     });
   },
-  async stream_refused() {
-    await assert.rejects(client.chat.completions.create({ model: 'demo/hello', messages: user('x'), stream: true }), (e) => {
+  async stream() {  // the driver makes the fake stream "Hello wörld ✓" in pieces
+    const stream = await client.chat.completions.create({
+      model: 'demo/hello', messages: user('sdk stream'), stream: true, stream_options: { include_usage: true },
+    });
+    let text = '';
+    let chunks = 0;
+    let finish = null;
+    let usage = null;
+    for await (const chunk of stream) {
+      assert.equal(chunk.object, 'chat.completion.chunk');
+      chunks += 1;
+      if (chunk.choices.length === 0) { usage = chunk.usage; continue; }
+      text += chunk.choices[0].delta.content || '';
+      finish = chunk.choices[0].finish_reason || finish;
+    }
+    assert.equal(text, 'Hello wörld ✓');
+    assert.equal(finish, 'stop');
+    assert.ok(chunks > 3, `only ${chunks} chunks`);
+    assert.deepEqual([usage.prompt_tokens, usage.completion_tokens, usage.total_tokens], [9, 6, 15]);
+  },
+  async stream_bad_field() {
+    await assert.rejects(client.chat.completions.create({ model: 'demo/hello', messages: user('x'), stream: true, stream_options: { include_usage: 'yes' } }), (e) => {
       assert.ok(e instanceof OpenAI.BadRequestError);
-      assert.match(e.message, /streaming is not supported/);
+      assert.match(e.message, /stream_options.include_usage/);
       return true;
     });
   },

@@ -240,8 +240,23 @@ TEST_F(ClientsE2E, OpenAiSdkErrorTypes) {
   fake_.Enqueue(Failure(500));
   Node("test_openai.js", "server_error");
   Node("test_openai.js", "unknown_model");
-  Node("test_openai.js", "stream_refused");
+  Node("test_openai.js", "stream_bad_field");
   EXPECT_EQ(fake_.RequestCount(), 2u);
+}
+
+TEST_F(ClientsE2E, OpenAiSdkConsumesTheSseStream) {
+  StartSidecar();
+  FakeReply r;
+  r.content = "Hello wörld ✓";
+  r.prompt_tokens = 9;
+  r.completion_tokens = 6;
+  FakeStream s;
+  s.content_pieces = {"Hel", "lo wö", "rld ✓"};
+  s.write_bytes = 5;  // reads split the multi-byte characters
+  r.stream = s;
+  fake_.Enqueue(r);
+  Node("test_openai.js", "stream");
+  EXPECT_EQ(fake_.RequestCount(), 1u);
 }
 
 TEST_F(ClientsE2E, OpenAiSdkSecondCallIsACacheHit) {

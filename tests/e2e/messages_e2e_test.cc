@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "tests/e2e/sidecar_process.h"
 #include "tests/fakes/fake_openai.h"
@@ -168,6 +169,56 @@ TEST_F(MessagesE2E, AnthropicRequestServedByAnthropicProvider) {
             "thinking.signature: not kept by the sidecar (empty)");
 }
 
+// `stream: true` with an OpenAI-protocol provider that streams: Anthropic's SSE events, the
+// text split across provider chunks joined back, usage in message_delta.
+TEST_F(MessagesE2E, StreamedAnthropicRequestServedByOpenAiStream) {
+  Start();
+  FakeReply reply;
+  reply.content = "Rome is 22C and sunny.";
+  reply.completion_tokens = 6;
+  FakeStream pieces;
+  pieces.content_pieces = {"Rome is ", "22C ", "and sunny."};
+  reply.stream = pieces;
+  openai_.Enqueue(reply);
+
+  json body = WithModel(kConversation, "demo/hello");
+  body["stream"] = true;
+  auto res = Post(body);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("content-type"), "text/event-stream");
+  ASSERT_EQ(openai_.Requests().size(), 1u);
+  EXPECT_EQ(openai_.Requests()[0].json["stream"], true);
+
+  // Parse the SSE: `event: NAME` then `data: JSON`, blank-line separated.
+  std::vector<std::string> names;
+  std::string text;
+  json message_delta;
+  std::istringstream in(res->body);
+  std::string line, event;
+  while (std::getline(in, line)) {
+    if (line.rfind("event: ", 0) == 0) {
+      event = line.substr(7);
+      names.push_back(event);
+    } else if (line.rfind("data: ", 0) == 0) {
+      json data = json::parse(line.substr(6));
+      EXPECT_EQ(data["type"], event) << line;
+      if (event == "content_block_delta" && data["delta"]["type"] == "text_delta") {
+        text += data["delta"]["text"].get<std::string>();
+      }
+      if (event == "message_delta") message_delta = data;
+    }
+  }
+  ASSERT_GE(names.size(), 5u) << res->body;
+  EXPECT_EQ(names.front(), "message_start");
+  EXPECT_EQ(names.back(), "message_stop");
+  EXPECT_EQ(text, "Rome is 22C and sunny.");
+  EXPECT_EQ(message_delta["delta"]["stop_reason"], "end_turn") << res->body;
+  EXPECT_EQ(message_delta["usage"]["output_tokens"], 6) << res->body;
+  // Request-side notes still reach the client (as a header, before the stream).
+  EXPECT_NE(res->get_header_value("x-llmix-transcoding-notes").find("top_k"), std::string::npos);
+}
+
 TEST_F(MessagesE2E, ErrorsUseAnthropicShape) {
   WriteFile(dir_.File("token"), "tok-msg\n");
   Start({"--auth-token-file", dir_.File("token")});
@@ -188,13 +239,13 @@ TEST_F(MessagesE2E, ErrorsUseAnthropicShape) {
             json::parse(R"({"type":"error","error":{"type":"invalid_request_error",
                             "message":"max_tokens: required"}})"));
 
-  json stream = body;
+  // A streamed request that fails before the first byte is a JSON error, not an SSE stream.
+  json stream = WithModel(body, "nosuch/preset");
   stream["stream"] = true;
   auto streamed = Post(stream, {{"authorization", "Bearer tok-msg"}});
   ASSERT_TRUE(streamed);
-  EXPECT_EQ(streamed->status, 400);
-  EXPECT_EQ(json::parse(streamed->body)["error"]["message"].get<std::string>().rfind("stream: ", 0),
-            0u);
+  EXPECT_EQ(streamed->status, 404) << streamed->body;
+  EXPECT_EQ(json::parse(streamed->body)["type"], "error");
 
   auto unknown = Post(WithModel(body, "nosuch/preset"), auth);
   ASSERT_TRUE(unknown);

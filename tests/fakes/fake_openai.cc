@@ -68,6 +68,14 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
     }
     res.status = reply.status;
     for (const auto& [k, v] : reply.headers) res.set_header(k, v);
+    if (reply.stream && reply.status >= 200 && reply.status < 300) {
+      {
+        absl::MutexLock l(&mu_);
+        --in_flight_;
+      }
+      ServeStream(res, std::move(reply), model);
+      return;
+    }
     if (reply.raw_body) {
       res.set_content(*reply.raw_body, "application/json");
     } else if (reply.status >= 200 && reply.status < 300 &&
@@ -98,6 +106,7 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
     case FakeProtocol::kGeminiGenerateContent:
       server_->Post(R"(/v1beta/models/([^/:]+):generateContent)", handler);
       server_->Post(R"(/v1beta/models/([^/:]+):batchEmbedContents)", handler);
+      server_->Post(R"(/v1beta/models/([^/:]+):streamGenerateContent)", handler);
       break;
   }
   port_ = server_->bind_to_any_port("127.0.0.1");
@@ -111,6 +120,10 @@ FakeOpenAi::FakeOpenAi(FakeProtocol protocol)
 }
 
 FakeOpenAi::~FakeOpenAi() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;  // stalled streams end now
+  }
   Release();  // held requests answer now instead of delaying the shutdown
   server_->stop();
   if (thread_.joinable()) thread_.join();
@@ -201,6 +214,203 @@ std::string FakeOpenAi::GeminiBody(const FakeReply& reply, const std::string& re
         {"totalTokenCount", reply.prompt_tokens + reply.completion_tokens}}},
       {"modelVersion", reply.model.empty() ? request_model : reply.model}}
       .dump();
+}
+
+std::vector<std::string> FakeOpenAi::StreamEvents(FakeProtocol protocol, const FakeReply& reply,
+                                                  const std::string& request_model) {
+  using nlohmann::json;
+  const std::string model = reply.model.empty() ? request_model : reply.model;
+  std::vector<std::string> pieces = reply.stream ? reply.stream->content_pieces
+                                                 : std::vector<std::string>{};
+  if (pieces.empty() && !reply.content.empty()) pieces.push_back(reply.content);
+  const json calls = reply.tool_calls.is_array() ? reply.tool_calls : json::array();
+  auto data = [](const json& j) { return "data: " + j.dump() + "\n\n"; };
+  auto named = [](const std::string& event, const json& j) {
+    return "event: " + event + "\ndata: " + j.dump() + "\n\n";
+  };
+  // Tool-call arguments in two halves, as providers split them.
+  auto halves = [](const std::string& args) {
+    const size_t mid = args.size() / 2;
+    return std::pair{args.substr(0, mid), args.substr(mid)};
+  };
+  std::vector<std::string> out;
+  switch (protocol) {
+    case FakeProtocol::kOpenAiChat: {
+      auto chunk = [&](json delta, json finish) {
+        return data({{"id", "chatcmpl-fake"},
+                     {"object", "chat.completion.chunk"},
+                     {"created", 1},
+                     {"model", model},
+                     {"choices", json::array({{{"index", 0},
+                                               {"delta", std::move(delta)},
+                                               {"finish_reason", std::move(finish)}}})}});
+      };
+      out.push_back(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
+      if (reply.reasoning_content) {
+        out.push_back(chunk({{"reasoning_content", *reply.reasoning_content}}, nullptr));
+      }
+      for (size_t i = 0; i < calls.size(); ++i) {
+        auto [a, b] = halves(calls[i]["function"].value("arguments", ""));
+        out.push_back(chunk({{"tool_calls", json::array({{{"index", i},
+                                                          {"id", calls[i].value("id", "")},
+                                                          {"type", "function"},
+                                                          {"function",
+                                                           {{"name", calls[i]["function"].value("name", "")},
+                                                            {"arguments", a}}}}})}},
+                            nullptr));
+        out.push_back(chunk(
+            {{"tool_calls", json::array({{{"index", i}, {"function", {{"arguments", b}}}}})}},
+            nullptr));
+      }
+      for (const auto& p : pieces) out.push_back(chunk({{"content", p}}, nullptr));
+      out.push_back(chunk(json::object(), calls.empty() ? "stop" : "tool_calls"));
+      out.push_back(data({{"id", "chatcmpl-fake"},
+                          {"object", "chat.completion.chunk"},
+                          {"created", 1},
+                          {"model", model},
+                          {"choices", json::array()},
+                          {"usage",
+                           {{"prompt_tokens", reply.prompt_tokens},
+                            {"completion_tokens", reply.completion_tokens},
+                            {"total_tokens", reply.prompt_tokens + reply.completion_tokens}}}}));
+      out.push_back("data: [DONE]\n\n");
+      break;
+    }
+    case FakeProtocol::kAnthropicMessages: {
+      out.push_back(named("message_start",
+                          {{"type", "message_start"},
+                           {"message",
+                            {{"id", "msg_fake"},
+                             {"type", "message"},
+                             {"role", "assistant"},
+                             {"model", model},
+                             {"content", json::array()},
+                             {"usage", {{"input_tokens", reply.prompt_tokens}, {"output_tokens", 1}}}}}}));
+      int index = 0;
+      if (reply.reasoning_content) {
+        out.push_back(named("content_block_start",
+                            {{"type", "content_block_start"},
+                             {"index", index},
+                             {"content_block", {{"type", "thinking"}, {"thinking", ""}}}}));
+        out.push_back(named("content_block_delta",
+                            {{"type", "content_block_delta"},
+                             {"index", index},
+                             {"delta", {{"type", "thinking_delta"}, {"thinking", *reply.reasoning_content}}}}));
+        out.push_back(named("content_block_stop", {{"type", "content_block_stop"}, {"index", index}}));
+        ++index;
+      }
+      for (const auto& call : calls) {
+        auto [a, b] = halves(call["function"].value("arguments", ""));
+        out.push_back(named("content_block_start",
+                            {{"type", "content_block_start"},
+                             {"index", index},
+                             {"content_block",
+                              {{"type", "tool_use"},
+                               {"id", call.value("id", "")},
+                               {"name", call["function"].value("name", "")},
+                               {"input", json::object()}}}}));
+        for (const auto& part : {a, b}) {
+          out.push_back(named("content_block_delta",
+                              {{"type", "content_block_delta"},
+                               {"index", index},
+                               {"delta", {{"type", "input_json_delta"}, {"partial_json", part}}}}));
+        }
+        out.push_back(named("content_block_stop", {{"type", "content_block_stop"}, {"index", index}}));
+        ++index;
+      }
+      if (!pieces.empty()) {
+        out.push_back(named("content_block_start",
+                            {{"type", "content_block_start"},
+                             {"index", index},
+                             {"content_block", {{"type", "text"}, {"text", ""}}}}));
+        for (const auto& p : pieces) {
+          out.push_back(named("content_block_delta",
+                              {{"type", "content_block_delta"},
+                               {"index", index},
+                               {"delta", {{"type", "text_delta"}, {"text", p}}}}));
+        }
+        out.push_back(named("content_block_stop", {{"type", "content_block_stop"}, {"index", index}}));
+      }
+      out.push_back(named("message_delta",
+                          {{"type", "message_delta"},
+                           {"delta", {{"stop_reason", calls.empty() ? "end_turn" : "tool_use"}}},
+                           {"usage", {{"output_tokens", reply.completion_tokens}}}}));
+      out.push_back(named("message_stop", {{"type", "message_stop"}}));
+      break;
+    }
+    case FakeProtocol::kGeminiGenerateContent: {
+      auto response = [&](json parts, bool last) {
+        json cand = {{"content", {{"role", "model"}, {"parts", std::move(parts)}}}, {"index", 0}};
+        if (last) cand["finishReason"] = "STOP";
+        json r = {{"candidates", json::array({cand})}, {"modelVersion", model}};
+        if (last) {
+          r["usageMetadata"] = {{"promptTokenCount", reply.prompt_tokens},
+                                {"candidatesTokenCount", reply.completion_tokens},
+                                {"totalTokenCount", reply.prompt_tokens + reply.completion_tokens}};
+        }
+        return data(r);
+      };
+      if (reply.reasoning_content) {
+        out.push_back(response(json::array({{{"text", *reply.reasoning_content}, {"thought", true}}}), false));
+      }
+      for (const auto& call : calls) {
+        nlohmann::json args =
+            nlohmann::json::parse(call["function"].value("arguments", "{}"), nullptr, false);
+        if (!args.is_object()) args = json::object();
+        out.push_back(response(
+            json::array({{{"functionCall", {{"name", call["function"].value("name", "")}, {"args", args}}}}}),
+            false));
+      }
+      for (const auto& p : pieces) out.push_back(response(json::array({{{"text", p}}}), false));
+      out.push_back(response(json::array({{{"text", ""}}}), true));
+      break;
+    }
+  }
+  return out;
+}
+
+void FakeOpenAi::ServeStream(httplib::Response& res, FakeReply reply, const std::string& model) {
+  auto events = std::make_shared<std::vector<std::string>>(StreamEvents(protocol_, reply, model));
+  const FakeStream opts = *reply.stream;
+  auto next = std::make_shared<size_t>(0);
+  res.set_chunked_content_provider(
+      "text/event-stream", [this, events, opts, next](size_t, httplib::DataSink& sink) {
+        if (opts.disconnect_after && *next >= *opts.disconnect_after) return false;
+        if (opts.stall_after && *next >= *opts.stall_after) {
+          // Stalled: nothing more until the client goes away or the fake stops (bounded).
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+          absl::MutexLock l(&mu_);
+          while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
+            mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(20));
+            if (opts.stall_pings) {
+              static constexpr std::string_view kPing = ": ping\n\n";
+              mu_.Unlock();
+              const bool ok = sink.write(kPing.data(), kPing.size());
+              mu_.Lock();
+              if (!ok) {
+                ++streams_closed_;
+                return false;
+              }
+            }
+          }
+          return false;
+        }
+        if (*next >= events->size()) {
+          sink.done();
+          return true;
+        }
+        const std::string& e = (*events)[(*next)++];
+        const size_t step = opts.write_bytes == 0 ? e.size() : opts.write_bytes;
+        for (size_t off = 0; off < e.size(); off += step) {
+          if (!sink.write(e.data() + off, std::min(step, e.size() - off))) return false;
+        }
+        return true;
+      });
+}
+
+size_t FakeOpenAi::StreamsClosedByClient() const {
+  absl::MutexLock l(&mu_);
+  return streams_closed_;
 }
 
 void FakeOpenAi::Enqueue(FakeReply reply) {

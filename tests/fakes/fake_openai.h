@@ -19,11 +19,32 @@
 
 namespace httplib {
 class Server;
-}
+struct Response;
+}  // namespace httplib
 
 namespace llmix::testing {
 
 enum class FakeProtocol { kOpenAiChat, kAnthropicMessages, kGeminiGenerateContent };
+
+// How a reply is streamed (FakeReply::stream): as the protocol's real SSE events (OpenAI
+// chat.completion.chunk + usage chunk + [DONE]; Anthropic message_start .. message_stop;
+// Gemini one GenerateContentResponse per event), answered whatever the request asked for.
+struct FakeStream {
+  // The content in these pieces, one content event each (e.g. a split inside "<think>");
+  // empty: the whole content in one event. Reasoning and tool calls come before the content,
+  // tool-call arguments split in two events.
+  std::vector<std::string> content_pieces;
+  // The body is written in writes of this many bytes (0: one write per event), so chunk
+  // boundaries fall inside events (e.g. inside a multi-byte UTF-8 character).
+  size_t write_bytes = 0;
+  // After this many events: stop sending and wait until the client closes the connection or
+  // the fake stops (bounded, 30 s). `stall_pings` sends an SSE comment every 20 ms while
+  // stalled, which is how the fake notices the client went away (its write fails).
+  std::optional<size_t> stall_after;
+  bool stall_pings = false;
+  // After this many events: drop the connection (no protocol end).
+  std::optional<size_t> disconnect_after;
+};
 
 // A reply in protocol-neutral terms; each protocol renders it in its own body shape
 // (tool_calls are given in OpenAI's shape and converted).
@@ -41,6 +62,7 @@ struct FakeReply {
   // "{api_key}" in raw_body and header values is replaced with the credential the request
   // carried (bearer token, x-api-key or x-goog-api-key), as a provider echoing a bad key does.
   bool echo_api_key = false;
+  std::optional<FakeStream> stream;  // stream the reply as SSE (status must be 2xx)
 };
 
 struct RecordedRequest {
@@ -82,6 +104,13 @@ class FakeOpenAi {
   size_t InFlight() const;
   size_t MaxInFlight() const;
   void ResetMaxInFlight();
+  // Streamed replies whose connection the client closed before the end (seen by a failed
+  // write while stalled with pings).
+  size_t StreamsClosedByClient() const;
+  // The SSE events of a streamed reply (exposed for benchmarks), each "data: ...\n\n" or
+  // "event: ...\ndata: ...\n\n".
+  static std::vector<std::string> StreamEvents(FakeProtocol protocol, const FakeReply& reply,
+                                               const std::string& request_model);
 
   // Builds the OpenAI chat.completion body for `reply` (exposed for direct-call benchmarks).
   static std::string CompletionBody(const FakeReply& reply, const std::string& request_model);
@@ -102,6 +131,7 @@ class FakeOpenAi {
  private:
   std::string SuccessBody(const FakeReply& reply, const std::string& model) const;
   std::string ErrorBody(int status) const;
+  void ServeStream(httplib::Response& res, FakeReply reply, const std::string& model);
 
   FakeProtocol protocol_;
   std::unique_ptr<httplib::Server> server_;
@@ -119,6 +149,8 @@ class FakeOpenAi {
   size_t unrecorded_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   size_t max_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t streams_closed_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace llmix::testing

@@ -97,7 +97,8 @@ TEST(ChatRequestToCallInput, BadFieldsAreNamed) {
       {"response_format", "json", "response_format"},
       {"model", 3, "model"},
       {"n", 2, "n"},
-      {"stream", true, "stream"},
+      {"stream", "yes", "stream"},
+      {"stream_options", json{{"include_usage", 1}}, "stream_options.include_usage"},
   };
   for (const Case& c : cases) {
     json body = Base();
@@ -160,13 +161,38 @@ TEST(ChatRequestToCallInput, ArbitraryFieldValuesNeverThrow) {
   EXPECT_LT(accepted, 5000);
 }
 
-TEST(ChatRequestToCallInput, StreamingIsRefusedWithAClearMessage) {
+TEST(ChatStreamRequested, ReadsStreamAndIncludeUsageNamingBadFields) {
   json body = Base();
+  EXPECT_FALSE(ChatStreamRequested(body)->stream);
   body["stream"] = true;
-  auto in = ChatRequestToCallInput(body);
-  EXPECT_NE(in.status().message().find("streaming is not supported"), std::string::npos);
-  body["stream"] = false;
-  EXPECT_TRUE(ChatRequestToCallInput(body).ok());
+  body["stream_options"] = {{"include_usage", true}};
+  ASSERT_TRUE(ChatRequestToCallInput(body).ok());
+  auto o = ChatStreamRequested(body);
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->stream);
+  EXPECT_TRUE(o->include_usage);
+  body["stream"] = "yes";
+  EXPECT_NE(ChatRequestToCallInput(body).status().message().find("stream: "), std::string::npos);
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", 1}};
+  EXPECT_NE(ChatRequestToCallInput(body).status().message().find("stream_options.include_usage"),
+            std::string::npos);
+  body["stream_options"] = "x";
+  EXPECT_EQ(ChatRequestToCallInput(body).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ChatCompletionChunk, HasOpenAisChunkShape) {
+  json c = ChatCompletionChunk("chatcmpl-1", "demo/hello", 7,
+                               ChatChunkChoice({{"content", "Hi"}}, nullptr));
+  EXPECT_EQ(c["object"], "chat.completion.chunk");
+  EXPECT_EQ(c["choices"][0]["delta"]["content"], "Hi");
+  EXPECT_TRUE(c["choices"][0]["finish_reason"].is_null());
+  adapters::Usage u;
+  u.input_tokens = 3;
+  u.output_tokens = 4;
+  u.total_tokens = 7;
+  EXPECT_EQ(ChatUsageJson(u), (json{{"prompt_tokens", 3}, {"completion_tokens", 4},
+                                    {"total_tokens", 7}}));
 }
 
 TEST(ApplyLlmixHeaders, CacheModeAndTimeout) {
