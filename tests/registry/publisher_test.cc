@@ -98,8 +98,10 @@ TEST_F(PublisherTest, SemanticCacheEmbeddingPresetMustBeInTheRevision) {
       "    caching: {strategy: memory}\n"
       "  llmix-sidecar:\n    semanticCache: {embeddingPreset: emb/small}\n";
   root_.Write("source/m/chat.mda", PresetText("gpt-4o", sc));
-  // Activation loads the revision first, so a dangling name is refused at publish.
-  auto dangling = Publish();
+  // Publishing writes the revision; every sidecar then refuses to load it (and `activate`,
+  // which loads a revision before switching to it, refuses it too).
+  ASSERT_TRUE(Publish().ok());
+  auto dangling = Load();
   ASSERT_FALSE(dangling.ok());
   EXPECT_TRUE(absl::StrContains(dangling.status().message(),
                                 "semanticCache.embeddingPreset: preset \"emb/small\" is not in "
