@@ -236,12 +236,8 @@ grpc::ServerWriteReactor<v1::BatchCallResult>* LlmixService::BatchCall(
     grpc::CallbackServerContext* context, const v1::BatchCallRequest* request) {
   auto* reactor = new BatchReactor(this, context, request);
   grpc::Status refusal;
-  if (!Authorized(*context)) {
-    refusal = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                           "missing or wrong bearer token (authorization metadata)");
-  } else if (draining_.load()) {
-    metrics_.rejected_draining.Add();
-    refusal = grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining");
+  if (std::optional<grpc::Status> refused = Refusal(*context)) {
+    refusal = *refused;
   } else if (absl::Status st = CheckBatch(*request); !st.ok()) {
     refusal = ToGrpcStatus(st);
   }

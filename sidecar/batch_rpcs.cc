@@ -19,14 +19,8 @@ grpc::ServerUnaryReactor* LlmixService::RunBlockingRpc(
     absl::Duration default_timeout,
     absl::AnyInvocable<grpc::Status(absl::Time, const SpanContext*) &&> rpc) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(*context)) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                 "missing or wrong bearer token (authorization metadata)"));
-    return reactor;
-  }
-  if (draining_.load()) {
-    metrics_.rejected_draining.Add();
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
+  if (std::optional<grpc::Status> refused = Refusal(*context)) {
+    reactor->Finish(*refused);
     return reactor;
   }
   if (!available) {

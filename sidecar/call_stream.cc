@@ -209,14 +209,8 @@ class LlmixService::StreamReactor final : public grpc::ServerWriteReactor<v1::Ca
 grpc::ServerWriteReactor<v1::CallStreamChunk>* LlmixService::CallStream(
     grpc::CallbackServerContext* context, const v1::CallRequest* request) {
   auto* reactor = new StreamReactor(this);
-  if (!Authorized(*context)) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                 "missing or wrong bearer token (authorization metadata)"));
-    return reactor;
-  }
-  if (draining_.load()) {
-    metrics_.rejected_draining.Add();
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
+  if (std::optional<grpc::Status> refused = Refusal(*context)) {
+    reactor->Finish(*refused);
     return reactor;
   }
   auto job = std::make_shared<Stream::Job>();

@@ -61,30 +61,32 @@ absl::Time DeadlineOf(const Common& c, const EmbedService& embeddings) {
   return absl::Now() + c.input.timeout.value_or(embeddings.options().default_timeout);
 }
 
+// The body as a JSON object and its common fields (model, x-llmix-* headers), or the 400.
+std::optional<OpenAiError> ParseBody(const httplib::Request& req, json* body, Common* common) {
+  auto parsed = ParseJsJson(req.body);
+  if (!parsed.ok()) {
+    return BadRequest("body", absl::StrCat("body: invalid JSON: ", parsed.status().message()));
+  }
+  if (!parsed->is_object()) return BadRequest("body", "body: expected a JSON object");
+  *body = *std::move(parsed);
+  return ParseCommon(req, *body, common);
+}
+
 // POST /v1/embeddings
 void HandleEmbeddings(LlmixService& service, const httplib::Request& req, httplib::Response& res) {
   EmbedService* embeddings = service.embed_service();
-  auto body = ParseJsJson(req.body);
-  if (!body.ok()) {
-    SendError(res,
-              BadRequest("body", absl::StrCat("body: invalid JSON: ", body.status().message())));
-    return;
-  }
-  if (!body->is_object()) {
-    SendError(res, BadRequest("body", "body: expected a JSON object"));
-    return;
-  }
+  json body;
   Common common;
-  if (auto error = ParseCommon(req, *body, &common)) {
+  if (auto error = ParseBody(req, &body, &common)) {
     SendError(res, *error);
     return;
   }
   EmbedCall call;
-  if (!body->contains("input")) {
+  if (!body.contains("input")) {
     SendError(res, BadRequest("input", "input: required"));
     return;
   }
-  const json& input = (*body)["input"];
+  const json& input = body["input"];
   if (input.is_string()) {
     call.inputs.push_back(input.get<std::string>());
   } else if (input.is_array()) {
@@ -117,7 +119,7 @@ void HandleEmbeddings(LlmixService& service, const httplib::Request& req, httpli
       return;
     }
   }
-  if (auto d = body->find("dimensions"); d != body->end() && !d->is_null()) {
+  if (auto d = body.find("dimensions"); d != body.end() && !d->is_null()) {
     std::optional<int64_t> dims = adapters::WholeNumber(*d);
     if (!dims || *dims <= 0 || *dims > 65536) {
       SendError(res, BadRequest("dimensions", "dimensions: expected an integer from 1 to 65536"));
@@ -126,7 +128,7 @@ void HandleEmbeddings(LlmixService& service, const httplib::Request& req, httpli
     call.dimensions = static_cast<int>(*dims);
   }
   bool base64 = false;
-  if (auto f = body->find("encoding_format"); f != body->end() && !f->is_null()) {
+  if (auto f = body.find("encoding_format"); f != body.end() && !f->is_null()) {
     const std::string format = f->is_string() ? f->get<std::string>() : "";
     if (format != "float" && format != "base64") {
       SendError(res,
@@ -172,34 +174,25 @@ void HandleEmbeddings(LlmixService& service, const httplib::Request& req, httpli
   SendJson(res, 200,
            {{"object", "list"},
             {"data", std::move(data)},
-            {"model", (*body)["model"]},
+            {"model", body["model"]},
             {"usage", {{"prompt_tokens", r.prompt_tokens}, {"total_tokens", r.prompt_tokens}}}});
 }
 
 // POST /v1/rerank
 void HandleRerank(LlmixService& service, const httplib::Request& req, httplib::Response& res) {
   EmbedService* embeddings = service.embed_service();
-  auto body = ParseJsJson(req.body);
-  if (!body.ok()) {
-    SendError(res,
-              BadRequest("body", absl::StrCat("body: invalid JSON: ", body.status().message())));
-    return;
-  }
-  if (!body->is_object()) {
-    SendError(res, BadRequest("body", "body: expected a JSON object"));
-    return;
-  }
+  json body;
   Common common;
-  if (auto error = ParseCommon(req, *body, &common)) {
+  if (auto error = ParseBody(req, &body, &common)) {
     SendError(res, *error);
     return;
   }
-  const json* query = body->contains("query") ? &(*body)["query"] : nullptr;
+  const json* query = body.contains("query") ? &body["query"] : nullptr;
   if (query == nullptr || !query->is_string() || query->get_ref<const std::string&>().empty()) {
     SendError(res, BadRequest("query", "query: expected a non-empty string"));
     return;
   }
-  const json* docs = body->contains("documents") ? &(*body)["documents"] : nullptr;
+  const json* docs = body.contains("documents") ? &body["documents"] : nullptr;
   if (docs == nullptr || !docs->is_array() || docs->empty()) {
     SendError(res, BadRequest("documents", "documents: expected a non-empty array"));
     return;
@@ -225,7 +218,7 @@ void HandleRerank(LlmixService& service, const httplib::Request& req, httplib::R
     }
   }
   json upstream = {{"query", *query}, {"documents", texts}};
-  if (auto t = body->find("top_n"); t != body->end() && !t->is_null()) {
+  if (auto t = body.find("top_n"); t != body.end() && !t->is_null()) {
     std::optional<int64_t> top_n = adapters::WholeNumber(*t);
     if (!top_n || *top_n <= 0) {
       SendError(res, BadRequest("top_n", "top_n: expected a positive integer"));
@@ -234,7 +227,7 @@ void HandleRerank(LlmixService& service, const httplib::Request& req, httplib::R
     upstream["top_n"] = *top_n;
   }
   bool return_documents = false;
-  if (auto rd = body->find("return_documents"); rd != body->end() && !rd->is_null()) {
+  if (auto rd = body.find("return_documents"); rd != body.end() && !rd->is_null()) {
     if (!rd->is_boolean()) {
       SendError(res, BadRequest("return_documents", "return_documents: expected a boolean"));
       return;
@@ -279,7 +272,7 @@ void HandleRerank(LlmixService& service, const httplib::Request& req, httplib::R
     if (return_documents) out["document"] = {{"text", texts[static_cast<size_t>(*index)]}};
     results.push_back(std::move(out));
   }
-  json answer = {{"results", std::move(results)}, {"model", (*body)["model"]}};
+  json answer = {{"results", std::move(results)}, {"model", body["model"]}};
   if (r.body.contains("usage") && r.body["usage"].is_object()) answer["usage"] = r.body["usage"];
   SendJson(res, 200, answer);
 }

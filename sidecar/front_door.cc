@@ -16,6 +16,7 @@
 #include "sidecar/grpc_service.h"
 #include "sidecar/messages_route.h"
 #include "sidecar/openai_mapping.h"
+#include "sidecar/sse_response.h"
 #include "sidecar/worker_pool.h"
 
 namespace llmix::sidecar {
@@ -83,14 +84,13 @@ struct StreamingChat {
   bool role_sent = false;
 };
 
-void WriteEvent(httplib::DataSink& sink, const json& data) {
-  std::string event = absl::StrCat(
-      "data: ", data.dump(-1, ' ', false, json::error_handler_t::replace), "\n\n");
-  sink.write(event.data(), event.size());
+void WriteEvent(std::string& out, const json& data) {
+  absl::StrAppend(&out, "data: ", data.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "\n\n");
 }
 
-// Writes one chunk of the call as OpenAI SSE; true when it was the last.
-bool WriteChunk(StreamingChat& s, const v1::CallStreamChunk& chunk, httplib::DataSink& sink) {
+// One chunk of the call as OpenAI SSE events appended to `sink`; true when it was the last.
+bool WriteChunk(StreamingChat& s, const v1::CallStreamChunk& chunk, std::string& sink) {
   auto delta_event = [&](json delta) {
     if (!s.role_sent) {
       delta["role"] = "assistant";
@@ -148,8 +148,7 @@ bool WriteChunk(StreamingChat& s, const v1::CallStreamChunk& chunk, httplib::Dat
     usage_chunk["usage"] = ChatUsageJson(u);
     WriteEvent(sink, usage_chunk);
   }
-  static constexpr std::string_view kDone = "data: [DONE]\n\n";
-  sink.write(kDone.data(), kDone.size());
+  sink.append("data: [DONE]\n\n");
   return true;
 }
 
@@ -279,25 +278,12 @@ void FrontDoor::ServeStream(const httplib::Request& req, httplib::Response& res,
   s->created = absl::ToUnixSeconds(absl::Now());
   s->id = "chatcmpl-" + s->ctx.result.trace_id;  // set before the pipeline started
   res.set_header("x-llmix-trace-id", s->ctx.result.trace_id);
-  res.set_header("cache-control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [s](size_t, httplib::DataSink& sink) {
-        ChunkQueue::Item item;
-        if (s->first) {
-          item = *std::move(s->first);
-          s->first.reset();
-        } else if (!s->stream->Next(&item)) {
-          return false;
-        }
-        if (WriteChunk(*s, item.chunk, sink)) {
-          sink.done();
-          return true;
-        }
-        // A client that went away cancels the call (the upstream request is closed).
-        return sink.is_writable();
-      },
-      [s](bool) { s->stream.reset(); });
+  ServeSse(res, std::move(s),
+           [](StreamingChat& chat, const v1::CallStreamChunk& chunk, bool* last) {
+             std::string events;
+             *last = WriteChunk(chat, chunk, events);
+             return events;
+           });
 }
 
 void FrontDoor::Stop() {

@@ -147,14 +147,8 @@ grpc::ServerUnaryReactor* LlmixService::Call(grpc::CallbackServerContext* contex
                                              const v1::CallRequest* request,
                                              v1::CallResponse* response) {
   auto* reactor = new CallReactor(this);
-  if (!Authorized(*context)) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                 "missing or wrong bearer token (authorization metadata)"));
-    return reactor;
-  }
-  if (draining_.load()) {
-    metrics_.rejected_draining.Add();
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining"));
+  if (std::optional<grpc::Status> refused = Refusal(*context)) {
+    reactor->Finish(*refused);
     return reactor;
   }
   // Under load, an idle worker runs the call so this thread goes back to reading requests;
@@ -256,6 +250,18 @@ void LlmixService::CancelWaiting() {
     ctx->cancelled.store(true);
     ctx->upstream.cancel.Cancel();
   }
+}
+
+std::optional<grpc::Status> LlmixService::Refusal(const grpc::CallbackServerContext& context) {
+  if (!Authorized(context)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing or wrong bearer token (authorization metadata)");
+  }
+  if (draining_.load()) {
+    metrics_.rejected_draining.Add();
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "sidecar is draining");
+  }
+  return std::nullopt;
 }
 
 bool LlmixService::Authorized(const grpc::CallbackServerContext& context) const {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -206,6 +207,9 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   std::string registry_dir_;
   const BearerAuth* auth_ = nullptr;
   bool Authorized(const grpc::CallbackServerContext& context) const;
+  // Why a new RPC is refused before it starts: UNAUTHENTICATED (wrong or missing bearer
+  // token) or UNAVAILABLE (draining, counted); nullopt when it may run.
+  std::optional<grpc::Status> Refusal(const grpc::CallbackServerContext& context);
   std::atomic<bool> draining_{false};
   absl::Mutex in_flight_mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;

@@ -13,6 +13,7 @@
 #include "sidecar/anthropic_mapping.h"
 #include "sidecar/grpc_service.h"
 #include "sidecar/openai_mapping.h"
+#include "sidecar/sse_response.h"
 
 namespace llmix::sidecar {
 
@@ -120,28 +121,13 @@ void ServeMessagesStream(LlmixService& service, MessagesRequest request,
   s->first = std::move(first);
   s->encoder.emplace("msg_" + s->ctx.result.trace_id, request.model);
   res.set_header("x-llmix-trace-id", s->ctx.result.trace_id);
-  res.set_header("cache-control", "no-cache");
   if (!request.notes.empty()) res.set_header("x-llmix-transcoding-notes", request.notes.Header());
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [s](size_t, httplib::DataSink& sink) {
-        ChunkQueue::Item item;
-        if (s->first) {
-          item = *std::move(s->first);
-          s->first.reset();
-        } else if (!s->stream->Next(&item)) {
-          return false;
-        }
-        const std::string events = s->encoder->Encode(item.chunk);
-        if (!events.empty()) sink.write(events.data(), events.size());
-        if (s->encoder->done()) {
-          sink.done();
-          return true;
-        }
-        // A client that went away cancels the call (the upstream request is closed).
-        return sink.is_writable();
-      },
-      [s](bool) { s->stream.reset(); });
+  ServeSse(res, std::move(s),
+           [](StreamingMessages& m, const v1::CallStreamChunk& chunk, bool* last) {
+             std::string events = m.encoder->Encode(chunk);
+             *last = m.encoder->done();
+             return events;
+           });
 }
 
 void HandleMessages(LlmixService& service, const httplib::Request& req, httplib::Response& res) {
