@@ -217,16 +217,7 @@ grpc::ServerWriteReactor<v1::CallStreamChunk>* LlmixService::CallStream(
   job->owned = std::make_unique<pipeline::CallContext>();
   job->ctx = job->owned.get();
   pipeline::CallContext& ctx = *job->ctx;
-  const auto& md = context->client_metadata();
-  if (auto it = md.find("traceparent"); it != md.end()) {
-    ctx.input.parent =
-        SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
-  }
-  const auto deadline = context->deadline();
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    ctx.input.timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
-  }
-  ctx.status = ToCallInput(*request, &ctx.input);
+  ctx.status = CallInputOf(*context, *request, &ctx.input);
   ctx.handoff = &handoff_;
   reactor->Start(job);
   ExecuteStream(job, "llmix.sidecar.v1.Llmix/CallStream", [reactor] { reactor->Unref(); });

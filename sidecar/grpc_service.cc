@@ -195,16 +195,7 @@ void LlmixService::RunCall(grpc::CallbackServerContext* context, const v1::CallR
   auto job = std::make_unique<CallJob>();
   pipeline::CallContext& ctx = job->ctx;
 
-  const auto& md = context->client_metadata();
-  if (auto it = md.find("traceparent"); it != md.end()) {
-    ctx.input.parent =
-        SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
-  }
-  const auto deadline = context->deadline();
-  if (deadline != std::chrono::system_clock::time_point::max()) {
-    ctx.input.timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
-  }
-  ctx.status = ToCallInput(*request, &ctx.input);
+  ctx.status = CallInputOf(*context, *request, &ctx.input);
   ctx.handoff = on_worker ? nullptr : &handoff_;
 
   auto* call_reactor = static_cast<CallReactor*>(reactor);
@@ -250,6 +241,20 @@ void LlmixService::CancelWaiting() {
     ctx->cancelled.store(true);
     ctx->upstream.cancel.Cancel();
   }
+}
+
+absl::Status LlmixService::CallInputOf(const grpc::CallbackServerContext& context,
+                                       const v1::CallRequest& request, pipeline::CallInput* in) {
+  const auto& md = context.client_metadata();
+  if (auto it = md.find("traceparent"); it != md.end()) {
+    in->parent =
+        SpanContext::FromTraceparent(std::string_view(it->second.data(), it->second.size()));
+  }
+  const auto deadline = context.deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    in->timeout = absl::FromChrono(deadline - std::chrono::system_clock::now());
+  }
+  return ToCallInput(request, in);
 }
 
 std::optional<grpc::Status> LlmixService::Refusal(const grpc::CallbackServerContext& context) {

@@ -210,6 +210,11 @@ class LlmixService final : public ::llmix::sidecar::v1::Llmix::CallbackService {
   // Why a new RPC is refused before it starts: UNAUTHENTICATED (wrong or missing bearer
   // token) or UNAVAILABLE (draining, counted); nullopt when it may run.
   std::optional<grpc::Status> Refusal(const grpc::CallbackServerContext& context);
+  // The request as pipeline input, with the caller's traceparent and deadline (Call and
+  // CallStream); INVALID_ARGUMENT naming the field when the request is malformed.
+  static absl::Status CallInputOf(const grpc::CallbackServerContext& context,
+                                  const ::llmix::sidecar::v1::CallRequest& request,
+                                  pipeline::CallInput* in);
   std::atomic<bool> draining_{false};
   absl::Mutex in_flight_mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(in_flight_mu_) = 0;
